@@ -1,0 +1,1 @@
+"""Helpers for the video classification tutorial: data, video, plots, training."""

@@ -1,0 +1,132 @@
+"""The built-in dataset: UCF-101's layout and file format, classes that differ only by motion.
+
+Introduced in 01_load_data. Every class has a time-reversed twin (MoveLeft/MoveRight,
+Grow/Shrink, ...). A twin clip is a clip of its partner played backwards, so a single
+frame, or the frames in any order, cannot say which twin a clip belongs to: a model can
+only tell them apart by the order of the frames.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from helpers.video import write_video
+
+WIDTH, HEIGHT, FPS = 320, 240, 25
+# (forward class, its time-reversed twin); the forward motion is what gets rendered
+PAIRS = [
+    ("MoveRight", "MoveLeft"),
+    ("MoveDown", "MoveUp"),
+    ("Grow", "Shrink"),
+    ("RotateClockwise", "RotateCounterclockwise"),
+    ("SlideDownRight", "SlideUpLeft"),
+]
+
+
+def class_names(num_pairs: int) -> list[str]:
+    """The class names used with ``num_pairs`` twin pairs."""
+    if not 1 <= num_pairs <= len(PAIRS):
+        raise ValueError(f"num_pairs must be between 1 and {len(PAIRS)}, got {num_pairs}")
+    return [name for pair in PAIRS[:num_pairs] for name in pair]
+
+
+def _background(rng: np.random.Generator) -> np.ndarray:
+    """A static smooth gradient with a little texture (H, W, 3 float)."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH] / np.array([HEIGHT, WIDTH])[:, None, None]
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
+    t = (t - t.min()) / (np.ptp(t) + 1e-6)
+    image = a * (1 - t[..., None]) + b * t[..., None]
+    return image + rng.normal(0, 6, (HEIGHT, WIDTH, 1))
+
+
+def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Render one clip of the forward class of a pair (T, H, W, 3 uint8)."""
+    t = np.linspace(0.0, 1.0, num_frames)
+    half_w, half_h = rng.uniform(30, 50), rng.uniform(12, 20)  # a bar, so rotation shows
+    angle = np.full_like(t, rng.uniform(0, np.pi))
+    scale = np.ones_like(t)
+    margin = 60
+    cx = np.full_like(t, rng.uniform(margin + 40, WIDTH - margin - 40))
+    cy = np.full_like(t, rng.uniform(margin + 20, HEIGHT - margin - 20))
+    if motion in ("MoveRight", "SlideDownRight"):
+        start = rng.uniform(margin, WIDTH * 0.35)
+        cx = start + t * rng.uniform(0.35, 0.55) * WIDTH
+    if motion in ("MoveDown", "SlideDownRight"):
+        start = rng.uniform(margin * 0.8, HEIGHT * 0.35)
+        cy = start + t * rng.uniform(0.3, 0.45) * HEIGHT
+    if motion == "Grow":
+        small = rng.uniform(0.35, 0.6)
+        scale = small + t * (rng.uniform(1.3, 1.6) - small)
+    if motion == "RotateClockwise":
+        angle = angle + t * rng.uniform(0.6, 1.0) * np.pi  # image y points down: + is clockwise
+    colour, tip_colour = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    background = np.clip(_background(rng), 0, 255).astype(np.uint8)
+    frames = np.repeat(background[None], num_frames, axis=0)
+    for i, frame in enumerate(frames):
+        # draw inside the object's bounding box only: 20x faster than the whole frame
+        s, a, x0, y0 = scale[i], angle[i], cx[i], cy[i]
+        r = int(np.hypot(half_w, half_h) * s) + 2
+        top, left = max(0, int(y0) - r), max(0, int(x0) - r)
+        y, x = np.mgrid[top:min(HEIGHT, int(y0) + r), left:min(WIDTH, int(x0) + r)].astype(np.float32)
+        u = np.cos(a) * (x - x0) + np.sin(a) * (y - y0)
+        v = -np.sin(a) * (x - x0) + np.cos(a) * (y - y0)
+        inside = (np.abs(u) < half_w * s) & (np.abs(v) < half_h * s)
+        window = frame[top:top + inside.shape[0], left:left + inside.shape[1]]
+        window[inside] = colour
+        window[inside & (u > half_w * s * 0.5)] = tip_colour  # a marked end
+    return frames
+
+
+def make_clip(class_name: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Render a clip of ``class_name``: a forward clip, reversed in time for the twin."""
+    for forward, backward in PAIRS:
+        if class_name == forward:
+            return render_forward(forward, num_frames, rng)
+        if class_name == backward:
+            return render_forward(forward, num_frames, rng)[::-1].copy()
+    raise ValueError(f"unknown synthetic class {class_name!r}")
+
+
+def plan(preset) -> list[tuple[str, str, int, int, int]]:
+    """Every file the preset asks for: (split, class, group, clip, number of frames)."""
+    rng = np.random.default_rng(preset.data_seed)
+    groups = {"train": preset.train_groups, "val": preset.val_groups, "test": preset.test_groups}
+    rows, first_group = [], {}
+    # group ids run on across splits, so no group id is in two splits
+    offset = 1
+    for split, count in groups.items():
+        first_group[split] = offset
+        offset += count
+    for split, count in groups.items():
+        for name in class_names(preset.num_pairs):
+            for group in range(first_group[split], first_group[split] + count):
+                for clip in range(1, preset.clips_per_group + 1):
+                    seconds = rng.uniform(preset.min_seconds, preset.max_seconds)
+                    rows.append((split, name, group, clip, int(round(seconds * FPS))))
+    return rows
+
+
+def generate(preset, root: Path, overwrite: bool = False) -> Path:
+    """Write the synthetic dataset of ``preset`` to ``root``; reuse it if it is complete."""
+    root = Path(root)
+    marker = root / ".complete"
+    if marker.exists() and not overwrite:
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    rows = plan(preset)
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for index, (split, name, group, clip, frames) in enumerate(tqdm(rows, desc="synthetic videos", unit="video")):
+        # one generator per file: any file can be rebuilt alone, identically
+        rng = np.random.default_rng([preset.data_seed, index])
+        path = tmp / split / name / f"v_{name}_g{group:02d}_c{clip:02d}.avi"
+        write_video(path, make_clip(name, frames, rng), fps=FPS)
+    (tmp / ".complete").write_text(f"{len(rows)} videos\n")
+    tmp.rename(root)
+    return root

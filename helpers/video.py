@@ -1,0 +1,97 @@
+"""Reading and writing video files with PyAV, which carries its own FFmpeg.
+
+Introduced in 01_load_data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+class VideoError(ValueError):
+    """A file that is not a readable video; the message names the file and the fix."""
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4") -> None:
+    """Encode ``frames`` (T, H, W, 3 uint8) to ``path`` (MPEG-4 AVI by default).
+
+    The quantiser is kept low (high quality): coarse compression leaves artifacts that
+    trail a moving object and would tell the direction of motion from a single frame.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        if codec == "mpeg4":
+            stream.codec_context.qmin = 1
+            stream.codec_context.qmax = 2
+            stream.bit_rate = 20_000_000
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def video_info(path: Path) -> dict:
+    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file. Check the path.")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path}: has no video stream (audio only?). Remove it from the dataset.")
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except VideoError:
+        raise
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise VideoError(
+            f"{path}: cannot be decoded as a video ({err.__class__.__name__}: {err}). "
+            "The file is damaged or not a video: copy it again or remove it."
+        ) from None
+    if frames == 0:
+        raise VideoError(f"{path}: contains no decodable frame (truncated?). Copy it again or remove it.")
+    return {"frames": frames, "fps": fps, "width": width, "height": height,
+            "seconds": frames / fps if fps else 0.0}
+
+
+def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
+    """Decode ``path`` to (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file. Check the path.")
+    wanted = None if indices is None else set(indices)
+    last = None if indices is None else max(indices)
+    frames = {}
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path}: has no video stream. Remove it from the dataset.")
+            for i, frame in enumerate(container.decode(video=0)):
+                if wanted is None or i in wanted:
+                    frames[i] = frame.to_ndarray(format="rgb24")
+                if last is not None and i >= last:
+                    break
+    except VideoError:
+        raise
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise VideoError(f"{path}: cannot be decoded ({err}). The file is damaged or not a video.") from None
+    if not frames:
+        raise VideoError(f"{path}: contains no decodable frame (empty or truncated). Copy it again or remove it.")
+    if indices is None:
+        return np.stack([frames[i] for i in sorted(frames)])
+    # a frame index past the end (the container over-reported its length) repeats the last frame
+    available = sorted(frames)
+    return np.stack([frames[i] if i in frames else frames[available[-1]] for i in indices])
