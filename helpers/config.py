@@ -91,7 +91,10 @@ PRESETS: dict[str, Preset] = {
         eval_clips=2, eval_crops=1,
     ),
     # default: a laptop CPU, offline, a small VideoMAE trained from scratch
-    "cpu": Preset(name="cpu", learning_rate=1e-3, weight_decay=0.05, num_epochs=12),
+    "cpu": Preset(
+        name="cpu", train_groups=10, min_seconds=1.2, max_seconds=1.6, sample_rate=6,
+        learning_rate=1e-3, weight_decay=0.05, num_epochs=12,
+    ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(
         name="full", dataset="hub", model="MCG-NJU/videomae-base", image_size=224,

@@ -34,10 +34,11 @@ def class_names(num_pairs: int) -> list[str]:
     return [name for pair in PAIRS[:num_pairs] for name in pair]
 
 
-def _background(rng: np.random.Generator) -> np.ndarray:
-    """A static smooth gradient with a little texture (H, W, 3 float)."""
+def _background(rng: np.random.Generator, dark: bool) -> np.ndarray:
+    """A static smooth gradient with a little texture (H, W, 3 float), dark or light."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH] / np.array([HEIGHT, WIDTH])[:, None, None]
-    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    low, high = (0, 90) if dark else (165, 255)
+    a, b = rng.uniform(low, high, 3), rng.uniform(low, high, 3)
     t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     image = a * (1 - t[..., None]) + b * t[..., None]
@@ -47,25 +48,29 @@ def _background(rng: np.random.Generator) -> np.ndarray:
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8)."""
     t = np.linspace(0.0, 1.0, num_frames)
-    half_w, half_h = rng.uniform(30, 50), rng.uniform(12, 20)  # a bar, so rotation shows
+    half_w, half_h = rng.uniform(36, 52), rng.uniform(14, 20)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
-    margin = 60
-    cx = np.full_like(t, rng.uniform(margin + 40, WIDTH - margin - 40))
-    cy = np.full_like(t, rng.uniform(margin + 20, HEIGHT - margin - 20))
+    margin = 50
+    cx = np.full_like(t, rng.uniform(WIDTH * 0.35, WIDTH * 0.65))
+    cy = np.full_like(t, rng.uniform(HEIGHT * 0.35, HEIGHT * 0.65))
     if motion in ("MoveRight", "SlideDownRight"):
-        start = rng.uniform(margin, WIDTH * 0.35)
-        cx = start + t * rng.uniform(0.35, 0.55) * WIDTH
+        travel = rng.uniform(0.45, 0.6) * WIDTH
+        cx = rng.uniform(margin, WIDTH - margin - travel) + t * travel
     if motion in ("MoveDown", "SlideDownRight"):
-        start = rng.uniform(margin * 0.8, HEIGHT * 0.35)
-        cy = start + t * rng.uniform(0.3, 0.45) * HEIGHT
+        travel = rng.uniform(0.4, 0.5) * HEIGHT
+        cy = rng.uniform(margin * 0.6, HEIGHT - margin * 0.6 - travel) + t * travel
     if motion == "Grow":
-        small = rng.uniform(0.35, 0.6)
-        scale = small + t * (rng.uniform(1.3, 1.6) - small)
+        small = rng.uniform(0.3, 0.5)
+        scale = small + t * (rng.uniform(1.4, 1.7) - small)
     if motion == "RotateClockwise":
-        angle = angle + t * rng.uniform(0.6, 1.0) * np.pi  # image y points down: + is clockwise
-    colour, tip_colour = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    background = np.clip(_background(rng), 0, 255).astype(np.uint8)
+        angle = angle + t * rng.uniform(0.6, 0.9) * np.pi  # image y points down: + is clockwise
+    # high contrast: a light object on a dark background or the other way round
+    dark = rng.random() < 0.5
+    low, high = (170, 255) if dark else (0, 85)
+    colour = rng.uniform(low, high, 3)
+    tip_colour = rng.permutation([rng.uniform(200, 255), rng.uniform(0, 50), rng.uniform(0, 255)])
+    background = np.clip(_background(rng, dark), 0, 255).astype(np.uint8)
     frames = np.repeat(background[None], num_frames, axis=0)
     for i, frame in enumerate(frames):
         # draw inside the object's bounding box only: 20x faster than the whole frame

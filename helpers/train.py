@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 from pathlib import Path
 
@@ -15,65 +14,14 @@ import evaluate
 import numpy as np
 import torch
 import transformers
-from transformers import (
-    Trainer,
-    TrainingArguments,
-    VideoMAEConfig,
-    VideoMAEForVideoClassification,
-    VideoMAEImageProcessor,
-)
+from transformers import Trainer, TrainingArguments
 
-from helpers.config import Preset, describe, get_preset
+from helpers.config import Preset, get_preset
 from helpers.data import class_names, get_dataset, label_maps
+from helpers.model import build_model, loader_workers, pick_device
 from helpers.transforms import build_transforms
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
-
-
-def pick_device() -> str:
-    """"cuda", "mps" or "cpu": the fastest the machine has."""
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def loader_workers(preset: Preset) -> int:
-    """DataLoader worker processes: the preset's number, or one per core up to 8."""
-    if preset.num_workers >= 0:
-        return preset.num_workers
-    return min(8, os.cpu_count() or 1)
-
-
-def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str]):
-    """The model and its image processor: a small VideoMAE from scratch, or a checkpoint with a new head."""
-    if preset.model == "scratch":
-        size = preset.image_size
-        processor = VideoMAEImageProcessor(
-            size={"shortest_edge": size}, crop_size={"height": size, "width": size},
-        )
-        config = VideoMAEConfig(
-            image_size=size, num_frames=preset.num_frames, patch_size=preset.patch_size, tubelet_size=2,
-            hidden_size=preset.hidden_size, num_hidden_layers=preset.num_layers,
-            num_attention_heads=preset.num_heads, intermediate_size=4 * preset.hidden_size,
-            label2id=label2id, id2label=id2label, use_mean_pooling=True,
-        )
-        torch.manual_seed(preset.seed)
-        return VideoMAEForVideoClassification(config), processor
-    checkpoint = preset.model
-    looks_local = checkpoint.startswith((".", "/", "~")) or os.sep in checkpoint and Path(checkpoint).exists()
-    if looks_local and not (Path(checkpoint).expanduser() / "config.json").is_file():
-        raise FileNotFoundError(
-            f"{checkpoint} has no config.json: it is not a model folder. Point VC_MODEL at a folder "
-            "written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
-        )
-    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
-    model = VideoMAEForVideoClassification.from_pretrained(
-        checkpoint, label2id=label2id, id2label=id2label,
-        ignore_mismatched_sizes=True,  # the checkpoint's head has other labels: replace it
-    )
-    return model, processor
 
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:

@@ -1,0 +1,69 @@
+"""Run the whole notebook series headless: ``python -m helpers.tutorial`` (what ``make tutorial`` calls).
+
+Executed copies of the notebooks, with their GIFs, plots and the trained model, go to the
+preset's output folder (``outputs/<preset>/``), named at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from helpers.config import PROJECT_ROOT, describe, get_preset
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+def notebooks() -> list[Path]:
+    """The series in order: notebooks/NN_*.ipynb."""
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_notebook(path: Path, out_dir: Path, timeout: int = 1800) -> Path:
+    """Execute one notebook in its own folder and save the executed copy into ``out_dir``."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    out = out_dir / path.name
+    try:
+        client.execute()
+    finally:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)  # also on failure: the executed copy shows where it stopped
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the notebook series headless.")
+    parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
+    parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 01 02")
+    args = parser.parse_args(argv)
+    preset = get_preset(args.preset)
+    os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
+    print(describe(preset), flush=True)
+    out_dir = preset.output_dir / "notebooks"
+    selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
+    start = time.time()
+    for path in selected:
+        began = time.time()
+        print(f"running {path.name} ...", flush=True)
+        try:
+            out = run_notebook(path, out_dir)
+        except CellExecutionError as err:
+            print(f"\n{path.name} failed; the executed copy is {out_dir / path.name}\n{err}", file=sys.stderr)
+            return 1
+        print(f"  done in {time.time() - began:.0f} s -> {out}", flush=True)
+    print(f"\nAll {len(selected)} notebooks ran in {time.time() - start:.0f} s.")
+    print(f"Executed notebooks, GIFs, plots and the model are in {preset.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

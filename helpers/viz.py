@@ -1,0 +1,77 @@
+"""Looking at videos: raw frames, preprocessed clips as animated GIFs, training curves.
+
+Introduced in 01_load_data (frames) and 02_preprocess_and_visualize (GIFs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def to_uint8_frames(clip: torch.Tensor, mean: list[float], std: list[float]) -> np.ndarray:
+    """Undo the normalization of a (C, T, H, W) clip and return (T, H, W, 3) uint8 frames."""
+    if clip.ndim != 4 or clip.shape[0] != 3:
+        raise ValueError(f"expected a (3, T, H, W) clip, got shape {tuple(clip.shape)}")
+    mean_t = torch.tensor(mean, dtype=clip.dtype).view(3, 1, 1, 1)
+    std_t = torch.tensor(std, dtype=clip.dtype).view(3, 1, 1, 1)
+    pixels = (clip * std_t + mean_t).clamp(0, 1) * 255
+    return pixels.round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
+
+
+def side_by_side(*clips: np.ndarray, gap: int = 4) -> np.ndarray:
+    """Put (T, H, W, 3) clips of the same length and height next to each other, white gap between."""
+    height = max(c.shape[1] for c in clips)
+    frames = min(c.shape[0] for c in clips)
+    parts = []
+    for i, clip in enumerate(clips):
+        pad = np.full((frames, height, clip.shape[2], 3), 255, np.uint8)
+        pad[:, : clip.shape[1]] = clip[:frames]
+        parts.append(pad)
+        if i < len(clips) - 1:
+            parts.append(np.full((frames, height, gap, 3), 255, np.uint8))
+    return np.concatenate(parts, axis=2)
+
+
+def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0, scale: int = 1) -> Path:
+    """Write (T, H, W, 3) uint8 frames as a looping GIF; ``scale`` enlarges small clips."""
+    if frames.dtype != np.uint8 or frames.ndim != 4:
+        raise ValueError(f"expected (T, H, W, 3) uint8 frames, got {frames.dtype} {frames.shape}")
+    if scale > 1:
+        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, frames, extension=".gif", duration=1000 / fps, loop=0)
+    return path
+
+
+def show_gif(path: Path):
+    """Display a GIF inline in Jupyter (outside Jupyter, returns the display object)."""
+    from IPython.display import Image
+
+    return Image(filename=str(path))
+
+
+def show_frames(rows: dict[str, np.ndarray], title: str = "", path: Path | None = None):
+    """A grid with one row of frames per entry: {"row label": (T, H, W, 3) frames}."""
+    columns = max(len(frames) for frames in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, figsize=(2 * columns, 1.6 * len(rows)), squeeze=False)
+    for r, (label, frames) in enumerate(rows.items()):
+        for c in range(columns):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(frames):
+                ax.imshow(frames[c])
+            if c == 0:
+                ax.set_title(label, fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+    return fig
