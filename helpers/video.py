@@ -39,13 +39,19 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpe
             container.mux(packet)
 
 
-def video_info(path: Path) -> dict:
-    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+def check_file(path: Path) -> Path:
+    """Raise VideoError for a path that does not exist or an empty file."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such file. Check the path.")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
+    return path
+
+
+def video_info(path: Path) -> dict:
+    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+    path = check_file(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -69,9 +75,7 @@ def video_info(path: Path) -> dict:
 
 def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
     """Decode ``path`` to (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such file. Check the path.")
+    path = check_file(path)
     wanted = None if indices is None else set(indices)
     last = None if indices is None else max(indices)
     frames = {}

@@ -1,0 +1,60 @@
+import numpy as np
+
+from helpers.data import class_names, count_videos, groups_in_several_splits, list_videos, parse_name
+from helpers.synthetic import FPS, HEIGHT, WIDTH, generate, make_clip, plan
+from helpers.video import read_frames, video_info
+
+
+def test_layout_matches_ucf101(tiny_preset, tiny_dataset):
+    videos = list_videos(tiny_dataset)
+    rows = plan(tiny_preset)
+    assert sum(len(v) for v in videos.values()) == len(rows)
+    assert class_names(tiny_dataset) == sorted(["MoveRight", "MoveLeft", "MoveDown", "MoveUp"])
+    for split, paths in videos.items():
+        for path in paths:
+            label, group, clip = parse_name(path)
+            assert path.suffix == ".avi" and path.parent.name == label and path.parent.parent.name == split
+    counts = count_videos(videos)
+    assert set(counts["train"].values()) == {tiny_preset.train_groups * tiny_preset.clips_per_group}
+
+
+def test_files_are_mpeg4_avi_320x240_at_25_fps_of_varied_length(tiny_dataset):
+    infos = [video_info(p) for p in sorted(tiny_dataset.glob("*/*/*.avi"))]
+    assert {(i["width"], i["height"]) for i in infos} == {(WIDTH, HEIGHT)}
+    assert {round(i["fps"]) for i in infos} == {FPS}
+    assert len({i["frames"] for i in infos}) > 3
+    import av
+
+    with av.open(str(next(tiny_dataset.glob("train/*/*.avi")))) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+
+
+def test_groups_never_cross_splits_and_hold_several_clips(tiny_preset, tiny_dataset):
+    videos = list_videos(tiny_dataset)
+    assert groups_in_several_splits(videos) == {}
+    per_group = {}
+    for path in videos["train"]:
+        label, group, _ = parse_name(path)
+        per_group[(label, group)] = per_group.get((label, group), 0) + 1
+    assert set(per_group.values()) == {tiny_preset.clips_per_group}
+
+
+def test_generation_is_deterministic(tiny_preset, tiny_dataset, tmp_path):
+    again = generate(tiny_preset, tmp_path / "again")
+    first = sorted(tiny_dataset.glob("*/*/*.avi"))[:3]
+    for path in first:
+        other = again / path.relative_to(tiny_dataset)
+        assert np.array_equal(read_frames(path), read_frames(other))
+
+
+def test_twins_are_the_same_motion_reversed_in_time():
+    forward = make_clip("Grow", 20, np.random.default_rng(5))
+    backward = make_clip("Shrink", 20, np.random.default_rng(5))
+    assert np.array_equal(forward[::-1], backward)
+    assert not np.array_equal(forward, backward)
+
+
+def test_an_existing_complete_dataset_is_reused(tiny_preset, tiny_dataset):
+    marker = (tiny_dataset / ".complete").stat().st_mtime
+    generate(tiny_preset, tiny_dataset)
+    assert (tiny_dataset / ".complete").stat().st_mtime == marker
