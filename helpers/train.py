@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 from pathlib import Path
 
 import evaluate
@@ -15,9 +16,11 @@ import numpy as np
 import torch
 import transformers
 from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
 
-from helpers.config import Preset, get_preset
-from helpers.data import class_names, get_dataset, label_maps
+from helpers.config import Preset, describe, get_preset
+from helpers.data import class_names, get_dataset, label_maps, list_videos
+from helpers.evaluation import evaluate_videos
 from helpers.model import build_model, loader_workers, pick_device
 from helpers.transforms import build_transforms
 
@@ -88,7 +91,10 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         per_device_eval_batch_size=preset.batch_size,
         warmup_steps=preset.warmup,  # a float below 1 is a ratio of all steps
         logging_steps=max(1, min(10, steps_per_epoch // 2)),
-        load_best_model_at_end=True,
+        # the guide's load_best_model_at_end=True is off: transformers 5.24's Trainer reloads the best checkpoint
+        # without converting VideoMAE's q_bias/v_bias names and silently keeps the last epoch's biases;
+        # load_best_checkpoint() below reloads it with from_pretrained, which converts them
+        load_best_model_at_end=False,
         metric_for_best_model="accuracy",
         # the PyTorchVideo datasets have no length: say how many steps make the run
         max_steps=steps_per_epoch * preset.num_epochs,
@@ -130,19 +136,105 @@ def versions() -> dict[str, str]:
             "evaluate": evaluate.__version__}
 
 
+def load_best_checkpoint(trainer: Trainer) -> str | None:
+    """Put the best checkpoint's weights (by validation accuracy) into ``trainer.model``; return its path."""
+    best = trainer.state.best_model_checkpoint
+    if best:
+        trainer.model = type(trainer.model).from_pretrained(best).to(trainer.args.device)
+    return best
+
+
+def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()) and not (overwrite or resume):
+        raise FileExistsError(
+            f"{path} already holds a training run. Resume it (--resume, or RESUME=1 in the notebook), "
+            "overwrite it (--overwrite, or OVERWRITE=1), or choose another folder (--output-dir)."
+        )
+    if overwrite and path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def last_checkpoint(run_dir: Path) -> str | None:
+    """The newest complete checkpoint in ``run_dir`` (the Trainer writes it last), or None."""
+    return get_last_checkpoint(str(run_dir)) if Path(run_dir).is_dir() else None
+
+
+def labelled_videos(root: Path, split: str, label2id: dict[str, int]) -> tuple[list[Path], list[int]]:
+    """The videos of one split with their class ids."""
+    paths = list_videos(root)[split]
+    return paths, [label2id[p.parent.name] for p in paths]
+
+
+def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
+    """A README.md beside the weights: what the model is, what it was trained on, how well it does."""
+    lines = [
+        "---", "library_name: transformers", "pipeline_tag: video-classification", "tags: [videomae]", "---", "",
+        f"# VideoMAE video classifier ({preset.name} preset)", "",
+        "Trained with the video classification tutorial (notebook 03 or `python -m helpers.train`).", "",
+        f"- {describe(preset)}",
+        f"- Labels: {', '.join(json.loads((model_dir / 'config.json').read_text())['id2label'].values())}",
+        f"- Training: {preset.num_epochs} epochs, batch {preset.batch_size}, learning rate {preset.learning_rate}, "
+        f"seed {preset.seed}",
+        "", "## Results", "", "| metric | value |", "| --- | --- |",
+        *[f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()],
+        "", "## Versions", "", *[f"- {k} {v}" for k, v in versions().items()], "",
+        "## Use", "", "```python", "from transformers import pipeline",
+        f'classifier = pipeline("video-classification", model="{model_dir.name}")',
+        'classifier("video.mp4")', "```", "",
+    ]
+    card = model_dir / "README.md"
+    card.write_text("\n".join(lines))
+    return card
+
+
+def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwrite: bool = False,
+                 shuffle_frames: bool = False) -> dict:
+    """Train, evaluate on the test split (per clip and per video), save the model: what the script does."""
+    root = get_dataset(preset)
+    prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
+    trainer, datasets = make_trainer(preset, root, output_dir / "checkpoints", shuffle_frames=shuffle_frames)
+    checkpoint = last_checkpoint(output_dir / "checkpoints") if resume else None
+    if resume:
+        print(f"Resuming from {checkpoint}" if checkpoint else "No checkpoint to resume from: starting afresh.")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    print(f"Best checkpoint by validation accuracy: {load_best_checkpoint(trainer)}")
+    metrics = {}
+    per_clip = trainer.evaluate(datasets["test"], metric_key_prefix="test")
+    metrics["test accuracy per clip"] = per_clip["test_accuracy"]
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        paths, labels = labelled_videos(root, "test", model.config.label2id)
+        result = evaluate_videos(model, trainer.processing_class, paths, labels, preset,
+                                 shuffle_frames=shuffle_frames)
+        metrics["test accuracy per video"] = result["accuracy"]
+        metrics["test videos"] = result["num_videos"]
+        metrics["clips x crops per video"] = f"{result['num_clips']} x {result['num_crops']}"
+        model_dir = output_dir / "model"
+        trainer.save_model(str(model_dir))  # weights (safetensors), config and the image processor
+        write_model_card(model_dir, preset, metrics)
+        print(json.dumps(metrics, indent=1))
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fine-tune VideoMAE as in notebook 03.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
-    parser.add_argument("--output-dir", type=Path, default=None)
+    parser.add_argument("--output-dir", type=Path, default=None, help="default: outputs/<preset>/script")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
+    parser.add_argument("--overwrite", action="store_true", help="delete an earlier run in --output-dir first")
     parser.add_argument("--shuffle-frames", action="store_true", help="control run: frames in random order")
     args = parser.parse_args(argv)
-    preset = get_preset(args.preset)
-    root = get_dataset(preset)
-    output_dir = args.output_dir or preset.output_dir / "script"
-    trainer, datasets = make_trainer(preset, root, output_dir, shuffle_frames=args.shuffle_frames)
-    trainer.train()
-    metrics = trainer.evaluate(datasets["test"], metric_key_prefix="test")
-    print(json.dumps(metrics, indent=1))
+    try:
+        preset = get_preset(args.preset)
+        output_dir = args.output_dir or preset.output_dir / "script"
+        run_training(preset, output_dir, resume=args.resume, overwrite=args.overwrite,
+                     shuffle_frames=args.shuffle_frames)
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pytorchvideo.transforms import (  # noqa: E402
     ApplyTransformToKey,
     Normalize,
     RandomShortSideScale,
+    ShortSideScale,  # noqa: F401  (re-exported for helpers.evaluation)
     UniformTemporalSubsample,
 )
 from torchvision.transforms import Compose, RandomCrop, RandomHorizontalFlip, Resize  # noqa: E402

@@ -1,0 +1,82 @@
+"""Per-video evaluation, the VideoMAE protocol: several clips x several crops per video, scores averaged.
+
+Introduced in 03_train (test accuracy per video) and used in 04_inference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from helpers.config import Preset
+from helpers.transforms import ShortSideScale
+from helpers.video import read_frames, video_info
+
+
+def clip_frame_indices(total_frames: int, fps: float, preset: Preset, num_clips: int) -> list[list[int]]:
+    """Frame indices of ``num_clips`` uniformly spaced clips, each ``preset.num_frames`` frames
+    evenly spread over ``preset.clip_duration`` seconds (shorter videos: the whole video, frames repeated)."""
+    span = max(1, min(total_frames, round(preset.clip_duration * fps)))
+    starts = np.linspace(0, total_frames - span, num_clips).round().astype(int)
+    return [np.linspace(s, s + span - 1, preset.num_frames).round().astype(int).tolist() for s in starts]
+
+
+def spatial_views(clip: torch.Tensor, size: int, num_crops: int) -> list[torch.Tensor]:
+    """1 crop: the whole frame resized to a square (as the val transform). 3 crops: short side to ``size``,
+    then left/centre/right (or top/middle/bottom) squares."""
+    if num_crops == 1:
+        return [torch.nn.functional.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)]
+    scaled = ShortSideScale(size)(clip)
+    height, width = scaled.shape[-2:]
+    if width >= height:
+        offsets = np.linspace(0, width - size, num_crops).round().astype(int)
+        return [scaled[..., :size, o:o + size] for o in offsets]
+    offsets = np.linspace(0, height - size, num_crops).round().astype(int)
+    return [scaled[..., o:o + size, :size] for o in offsets]
+
+
+@torch.no_grad()
+def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: int, num_crops: int,
+                 shuffle_frames: bool = False) -> np.ndarray:
+    """Class probabilities of one video: softmax of every clip x crop, averaged.
+
+    ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 03."""
+    info = video_info(path)
+    indices = clip_frame_indices(info["frames"], info["fps"] or preset.fps, preset, num_clips)
+    frames = read_frames(path, sorted({i for clip in indices for i in clip}))
+    position = {index: row for row, index in enumerate(sorted({i for clip in indices for i in clip}))}
+    mean = torch.tensor(image_processor.image_mean).view(3, 1, 1, 1)
+    std = torch.tensor(image_processor.image_std).view(3, 1, 1, 1)
+    size = model.config.image_size
+    views = []
+    rng = np.random.default_rng(preset.seed)
+    for clip_indices in indices:
+        if shuffle_frames:
+            clip_indices = list(rng.permutation(clip_indices))
+        clip = torch.from_numpy(frames[[position[i] for i in clip_indices]]).permute(3, 0, 1, 2).float()
+        clip = (clip / 255.0 - mean) / std  # (C, T, H, W), as PyTorchVideo gives it
+        views += spatial_views(clip, size, num_crops)
+    pixel_values = torch.stack([v.permute(1, 0, 2, 3) for v in views]).to(model.device, model.dtype)
+    logits = model(pixel_values=pixel_values).logits.float()
+    return logits.softmax(-1).mean(0).cpu().numpy()
+
+
+def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int], preset: Preset,
+                    num_clips: int | None = None, num_crops: int | None = None, shuffle_frames: bool = False) -> dict:
+    """Per-video accuracy over ``paths``; returns accuracy, probabilities, predictions and counts."""
+    num_clips = num_clips or preset.eval_clips
+    num_crops = num_crops or preset.eval_crops
+    model.eval()
+    probs = np.stack([
+        video_scores(model, image_processor, p, preset, num_clips, num_crops, shuffle_frames)
+        for p in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video")
+    ])
+    predictions = probs.argmax(1)
+    return {
+        "accuracy": float((predictions == np.array(labels)).mean()),
+        "probabilities": probs, "predictions": predictions, "labels": np.array(labels),
+        "num_videos": len(paths), "num_clips": num_clips, "num_crops": num_crops,
+    }
