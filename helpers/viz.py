@@ -75,3 +75,19 @@ def show_frames(rows: dict[str, np.ndarray], title: str = "", path: Path | None 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=80)
     return fig
+
+
+def plot_history(log_history: list[dict], path: Path | None = None):
+    """Training loss per logging step and validation accuracy per epoch, from ``trainer.state.log_history``."""
+    train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
+    val = [(h["step"], h["eval_accuracy"]) for h in log_history if "eval_accuracy" in h]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    left.plot(*zip(*train, strict=True), marker=".")
+    left.set(xlabel="step", ylabel="training loss", title="Training loss")
+    right.plot(*zip(*val, strict=True), marker="o", color="tab:green")
+    right.set(xlabel="step (end of each epoch)", ylabel="accuracy", title="Validation accuracy", ylim=(0, 1.02))
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+    return fig
