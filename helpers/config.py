@@ -92,7 +92,7 @@ PRESETS: dict[str, Preset] = {
     ),
     # default: a laptop CPU, offline, a small VideoMAE trained from scratch
     "cpu": Preset(
-        name="cpu", train_groups=10, min_seconds=1.2, max_seconds=1.6, sample_rate=6,
+        name="cpu", train_groups=16, min_seconds=0.8, max_seconds=1.0, sample_rate=4,
         learning_rate=1e-3, weight_decay=0.05, num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import platform
 import shutil
+from functools import partial
 from pathlib import Path
 
 import evaluate
 import numpy as np
 import torch
 import transformers
+from accelerate import PartialState
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -25,6 +29,48 @@ from helpers.model import build_model, loader_workers, pick_device
 from helpers.transforms import build_transforms
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
+
+
+class ShardedVideoSampler(torch.utils.data.Sampler):
+    """Shuffled video order, split between training processes: each reads a distinct share of the videos.
+
+    Every process draws the same permutation (same seed, same epoch) and keeps every world_size-th video from
+    its rank on; the remainder is dropped so that all processes run the same number of steps. With one process it
+    is a plain seeded shuffle. PyTorchVideo instantiates it with the list of videos, once per dataset.
+    """
+
+    def __init__(self, data_source, seed: int = 0):
+        self.data_source, self.seed, self.epoch = data_source, seed, 0
+
+    def rank_and_world(self) -> tuple[int, int]:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def __len__(self) -> int:
+        return len(self.data_source) // self.rank_and_world()[1]
+
+    def __iter__(self):
+        rank, world = self.rank_and_world()
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(len(self.data_source), generator=generator).tolist()
+        return iter(order[rank: len(self) * world: world])
+
+
+class VideoTrainer(Trainer):
+    """The Trainer, except that with several processes the training videos are sharded by ShardedVideoSampler
+    instead of every process decoding every video (accelerate's default for iterable datasets)."""
+
+    def get_train_dataloader(self) -> torch.utils.data.DataLoader:
+        if self.args.world_size == 1:
+            return super().get_train_dataloader()
+        return torch.utils.data.DataLoader(
+            self.train_dataset, batch_size=self._train_batch_size, collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=False,
+        )
 
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
@@ -38,6 +84,7 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
         "train": Ucf101(
             data_path=str(Path(root) / "train"),
             clip_sampler=make_clip_sampler("random", preset.clip_duration),
+            video_sampler=partial(ShardedVideoSampler, seed=preset.seed),
             decode_audio=False, transform=train_transform,
         ),
     }
@@ -45,6 +92,7 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
         datasets[split] = Ucf101(
             data_path=str(Path(root) / split),
             clip_sampler=make_clip_sampler("uniform", preset.clip_duration),
+            video_sampler=torch.utils.data.SequentialSampler,  # the same order in every process and run
             decode_audio=False, transform=val_transform,
         )
     return datasets
@@ -74,10 +122,20 @@ def make_compute_metrics():
     return compute_metrics
 
 
+def steps_per_epoch(num_videos: int, batch_size: int, workers: int, processes: int = 1) -> int:
+    """Batches in one pass over the training videos: each process gets num_videos // processes of them, each
+    loader worker a near-equal share of those, and every worker ends its share with its own, smaller batch."""
+    per_process = num_videos // processes
+    shares = max(1, workers)
+    sizes = [per_process // shares + (1 if i < per_process % shares else 0) for i in range(shares)]
+    return max(1, sum(math.ceil(size / batch_size) for size in sizes))
+
+
 def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, **overrides) -> TrainingArguments:
     """The guide's ``TrainingArguments`` in transformers 5's names."""
     device = pick_device()
-    steps_per_epoch = max(1, num_train_videos // preset.batch_size)
+    workers = loader_workers(preset)
+    epoch_steps = steps_per_epoch(num_train_videos, preset.batch_size, workers, int(os.environ.get("WORLD_SIZE", 1)))
     values = dict(
         output_dir=str(output_dir),
         # the datasets yield dicts with "video"; the model takes "pixel_values": keep every column
@@ -90,17 +148,17 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         per_device_train_batch_size=preset.batch_size,
         per_device_eval_batch_size=preset.batch_size,
         warmup_steps=preset.warmup,  # a float below 1 is a ratio of all steps
-        logging_steps=max(1, min(10, steps_per_epoch // 2)),
+        logging_steps=max(1, min(10, epoch_steps // 2)),
         # the guide's load_best_model_at_end=True is off: transformers 5.24's Trainer reloads the best checkpoint
         # without converting VideoMAE's q_bias/v_bias names and silently keeps the last epoch's biases;
         # load_best_checkpoint() below reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
         metric_for_best_model="accuracy",
         # the PyTorchVideo datasets have no length: say how many steps make the run
-        max_steps=steps_per_epoch * preset.num_epochs,
+        max_steps=epoch_steps * preset.num_epochs,
         seed=preset.seed,
         data_seed=preset.seed,
-        dataloader_num_workers=loader_workers(preset),
+        dataloader_num_workers=workers,
         bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
         use_cpu=device == "cpu",
         report_to="none",
@@ -118,7 +176,7 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     model, processor = build_model(preset, label2id, id2label)
     datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
     args = training_arguments(preset, output_dir, datasets["train"].num_videos)
-    trainer = Trainer(
+    trainer = VideoTrainer(
         model=model, args=args,
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
         processing_class=processor,  # saved beside the model, so pipeline() finds it
@@ -194,8 +252,11 @@ def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
 def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwrite: bool = False,
                  shuffle_frames: bool = False) -> dict:
     """Train, evaluate on the test split (per clip and per video), save the model: what the script does."""
-    root = get_dataset(preset)
-    prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
+    state = PartialState()  # joins the process group when started by torchrun or accelerate launch
+    with state.main_process_first():  # the main process generates or downloads; the others then reuse it
+        root = get_dataset(preset)
+        if state.is_main_process:
+            prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
     trainer, datasets = make_trainer(preset, root, output_dir / "checkpoints", shuffle_frames=shuffle_frames)
     checkpoint = last_checkpoint(output_dir / "checkpoints") if resume else None
     if resume:

@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     preset = get_preset(args.preset)
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
     print(describe(preset), flush=True)
+    if args.only is None and preset.output_dir.exists():
+        # never lose an earlier run: keep it beside, named by when it was made
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(preset.output_dir.stat().st_mtime))
+        kept = preset.output_dir.with_name(f"{preset.output_dir.name}-{stamp}")
+        preset.output_dir.rename(kept)
+        print(f"The previous results were moved to {kept}")
     out_dir = preset.output_dir / "notebooks"
     selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
     start = time.time()

@@ -91,3 +91,64 @@ def plot_history(log_history: list[dict], path: Path | None = None):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=80)
     return fig
+
+
+def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
+    """Enlarge (T, H, W, 3) frames ``scale`` times and write ``lines`` of text in a white band below them.
+
+    Introduced in 04_inference (true and predicted labels on a GIF)."""
+    from PIL import Image, ImageDraw
+
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    line_height = 12
+    height, width = frames.shape[1:3]
+    width = max(width, 6 * max(len(line) for line in lines) + 8)  # the default font is about 6 px per character
+    band = Image.new("RGB", (width, line_height * len(lines) + 4), "white")
+    draw = ImageDraw.Draw(band)
+    for i, line in enumerate(lines):
+        draw.text((4, 2 + line_height * i), line, fill="black")
+    band = np.asarray(band)
+    out = np.full((len(frames), height + band.shape[0], width, 3), 255, np.uint8)
+    out[:, :height, : frames.shape[2]] = frames
+    out[:, height:] = band
+    return out
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path | None = None, title: str = ""):
+    """Counts of (true class, predicted class) as a heat map, numbers in the cells.
+
+    Introduced in 04_inference."""
+    size = max(3.5, 0.6 * len(class_names) + 1.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title or "Confusion matrix")
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, int(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+    return fig
+
+
+def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: Path | None = None,
+                            title: str = ""):
+    """One horizontal bar per class: the share of its test videos predicted right.
+
+    Introduced in 04_inference."""
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(class_names) + 1.2))
+    ax.barh(class_names, accuracy, color="tab:green")
+    ax.set(xlim=(0, 1.05), xlabel="accuracy", title=title or "Accuracy per class")
+    ax.invert_yaxis()  # first class on top, as in the confusion matrix
+    for row, value in enumerate(accuracy):
+        ax.text(min(value + 0.01, 0.9), row, f"{value:.2f}", va="center")
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+    return fig

@@ -1,0 +1,178 @@
+"""Classify any video file with a trained model folder: ``predict_files`` and a command line.
+
+Introduced in 04_inference. From a shell::
+
+    python -m helpers.predict clip.mp4 other.avi --model outputs/cpu/model [--top-k 3] [--json]
+
+The path is the one ``pipeline("video-classification")`` takes, written out so that every step can
+fail with a message naming the file: torchcodec decodes the frames (exact seek mode, as the
+pipeline), the video processor's own ``sample_frames`` picks ``model.config.num_frames`` frames
+spread uniformly over the whole video, the video processor resizes, crops and normalizes them,
+the model scores them, softmax. For a normal video the scores equal the pipeline's.
+
+Short clips: the pipeline refuses a video with fewer frames than the model takes. Here a clip of
+``T < N`` frames (``N = model.config.num_frames``) is padded by repeating frames, with the same
+uniform formula the pipeline uses for long videos: frame ``i * T // N`` for ``i = 0 .. N-1``. Every
+frame is kept, in order, each shown ``N / T`` times (3 frames for 8: 0 0 0 1 1 1 2 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from helpers.video import VideoError, check_file
+
+PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json")
+
+
+class ModelFolderError(ValueError):
+    """A model folder that cannot classify videos; the message names the folder and the fix."""
+
+
+def load_classifier(model_dir: Path):
+    """The model (in eval mode) and its video processor from a folder written by ``save_pretrained``."""
+    from transformers import AutoModelForVideoClassification, AutoVideoProcessor
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelFolderError(
+            f"{model_dir}: no such model folder. Train one first (notebook 03, or "
+            "`python -m helpers.train`), or pass the folder that holds config.json with --model."
+        )
+    if not (model_dir / "config.json").is_file():
+        raise ModelFolderError(f"{model_dir}: not a model folder (no config.json). Pass the folder that "
+                               "save_pretrained / trainer.save_model wrote.")
+    if not any((model_dir / name).is_file() for name in PROCESSOR_FILES):
+        raise ModelFolderError(
+            f"{model_dir}: no preprocessor_config.json, so the frames cannot be resized and normalized as in "
+            "training. Save the image processor next to the model: image_processor.save_pretrained(folder), or "
+            "pass processing_class=image_processor to the Trainer before trainer.save_model()."
+        )
+    model = AutoModelForVideoClassification.from_pretrained(model_dir).eval()
+    processor = AutoVideoProcessor.from_pretrained(model_dir)
+    return model, processor
+
+
+def frame_indices(total_frames: int, num_frames: int, processor=None) -> np.ndarray:
+    """Which frames the model sees: the processor's uniform sampling, or, for a short clip, frames repeated."""
+    if total_frames < 1:
+        raise ValueError(f"a video needs at least one frame, got {total_frames}")
+    if total_frames >= num_frames and processor is not None:
+        from transformers.video_utils import VideoMetadata
+
+        return np.asarray(processor.sample_frames(VideoMetadata(total_num_frames=total_frames),
+                                                  num_frames=num_frames))
+    # the pipeline's formula; when total_frames < num_frames it repeats each frame in order
+    return np.arange(num_frames) * total_frames // num_frames
+
+
+def decode(path: Path, num_frames: int, processor=None) -> tuple[torch.Tensor, dict]:
+    """The sampled frames of ``path`` as (T, 3, H, W) uint8 and facts about the file; VideoError if unreadable."""
+    from torchcodec.decoders import VideoDecoder
+
+    path = check_file(path)
+    try:
+        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=0)
+    except (RuntimeError, ValueError) as err:
+        # torchcodec's message ends with FFmpeg's reason after the path: keep only that
+        reason = str(err).strip().splitlines()[-1].split(str(path))[-1].strip(" :") or "unknown reason"
+        raise VideoError(f"{path}: cannot be opened as a video ({reason}). The file is damaged, truncated or "
+                         "not a video: copy it again or convert it to MP4 (H.264).") from None
+    meta = decoder.metadata
+    total, declared = meta.num_frames_from_content or 0, meta.num_frames_from_header or 0
+    if total == 0:
+        raise VideoError(f"{path}: contains no decodable frame. Copy it again or remove it.")
+    # a file cut short keeps its header: it announces more frames than it holds
+    if declared and total < declared - max(2, declared // 20):
+        raise VideoError(f"{path}: truncated: its header announces {declared} frames but only {total} can be read. "
+                         "Copy the file again (an interrupted download or copy?).")
+    indices = frame_indices(total, num_frames, processor)
+    try:
+        frames = decoder.get_frames_at(indices=indices.tolist()).data
+    except (RuntimeError, IndexError, ValueError) as err:
+        raise VideoError(f"{path}: frames could not be decoded ({err}). The file is damaged: copy it again.") from None
+    info = {"frames": total, "fps": meta.average_fps, "width": meta.width, "height": meta.height,
+            "padded": total < num_frames, "indices": indices.tolist()}
+    return frames, info
+
+
+@torch.no_grad()
+def classify(model, processor, path: Path, top_k: int = 5) -> dict:
+    """Top-k labels and scores of one video file, as the pipeline gives them, plus facts about the file."""
+    frames, info = decode(path, model.config.num_frames, processor)
+    inputs = processor(frames, return_tensors="pt").to(model.device, model.dtype)
+    probs = model(**inputs).logits[0].float().softmax(-1)
+    scores, ids = probs.topk(min(top_k, model.config.num_labels))
+    predictions = [{"score": s, "label": model.config.id2label[i]} for s, i in zip(scores.tolist(), ids.tolist(),
+                                                                                    strict=True)]
+    return {"file": str(path), "predictions": predictions, **info}
+
+
+def predict_files(paths: list[Path], model_dir: Path, top_k: int = 5, progress: bool = True
+                  ) -> tuple[list[dict], list[dict]]:
+    """Classify several files with one model: (results, failures); a bad file does not stop the others."""
+    model, processor = load_classifier(model_dir)
+    results, failures = [], []
+    for path in tqdm(list(paths), desc="classifying", unit="video", disable=not progress or len(paths) < 2):
+        try:
+            results.append(classify(model, processor, Path(path), top_k))
+        except VideoError as err:
+            failures.append({"file": str(path), "error": str(err)})
+    return results, failures
+
+
+def format_result(result: dict) -> str:
+    """One line per file: the labels with their scores, best first."""
+    labels = ", ".join(f"{p['label']} {p['score']:.3f}" for p in result["predictions"])
+    note = f"  (padded: {result['frames']} frames)" if result["padded"] else ""
+    return f"{result['file']}: {labels}{note}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: classify the files, print results, list failures; non-zero exit if any failed."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.predict",
+        description="Classify video files (MP4, AVI, ...) with a model folder trained by notebook 03.",
+    )
+    parser.add_argument("videos", nargs="+", type=Path, help="video files")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model folder (default: the model of $PRESET, e.g. outputs/cpu/model)")
+    parser.add_argument("--top-k", type=int, default=5, help="labels to show per video (default 5)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = parser.parse_args(argv)
+    if args.top_k < 1:
+        parser.error("--top-k must be at least 1")
+    model_dir = args.model
+    if model_dir is None:
+        from helpers.config import get_preset
+
+        model_dir = get_preset().model_dir
+    try:
+        results, failures = predict_files(args.videos, model_dir, top_k=args.top_k)
+    except ModelFolderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"model": str(model_dir), "results": results, "failures": failures}, indent=1))
+        if failures:
+            print(f"{len(failures)} of {len(args.videos)} files could not be classified (see \"failures\").",
+                  file=sys.stderr)
+    else:
+        for result in results:
+            print(format_result(result))
+        if failures:
+            print(f"\n{len(failures)} of {len(args.videos)} files could not be classified:")
+            for failure in failures:
+                print(f"  {failure['error']}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
