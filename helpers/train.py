@@ -227,6 +227,15 @@ def labelled_videos(root: Path, split: str, label2id: dict[str, int]) -> tuple[l
     return paths, [label2id[p.parent.name] for p in paths]
 
 
+def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:
+    """Write the weights (safetensors), the config with the label maps and the image processor into one folder.
+
+    Unlike ``trainer.save_model`` it leaves out ``training_args.bin``, a pickle that nothing here needs."""
+    trainer.model.save_pretrained(model_dir)
+    trainer.processing_class.save_pretrained(model_dir)
+    return Path(model_dir)
+
+
 def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     """A README.md beside the weights: what the model is, what it was trained on, how well it does."""
     lines = [
@@ -275,7 +284,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
         metrics["test videos"] = result["num_videos"]
         metrics["clips x crops per video"] = f"{result['num_clips']} x {result['num_crops']}"
         model_dir = output_dir / "model"
-        trainer.save_model(str(model_dir))  # weights (safetensors), config and the image processor
+        save_model_folder(trainer, model_dir)
         write_model_card(model_dir, preset, metrics)
         print(json.dumps(metrics, indent=1))
     return metrics

@@ -1,0 +1,92 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from helpers.model import check_checkpoint
+from helpers.train import ShardedVideoSampler, prepare_output_dir, steps_per_epoch
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_steps_per_epoch_counts_the_small_last_batch_of_every_worker():
+    assert steps_per_epoch(192, 8, 2) == 24
+    assert steps_per_epoch(300, 8, 8) == 40  # 8 workers of 37-38 videos: 5 batches each
+    assert steps_per_epoch(300, 8, 0) == 38
+    assert steps_per_epoch(16, 4, 2, processes=2) == 2
+
+
+def _shard(rank: int, world: int, port: int, out: dict) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    sampler = ShardedVideoSampler(list(range(11)), seed=3)
+    out[rank] = [list(sampler), list(sampler)]  # two epochs
+    dist.destroy_process_group()
+
+
+def test_each_process_reads_a_distinct_equal_share_of_the_videos():
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_shard, args=(2, 29517, out), nprocs=2, join=True)
+        shares = dict(out)
+    first, second = shares[0], shares[1]
+    for epoch in range(2):
+        assert len(first[epoch]) == len(second[epoch]) == 5  # 11 videos: one dropped, so both run as many steps
+        assert not set(first[epoch]) & set(second[epoch])
+    assert first[0] != first[1]  # a new order each epoch
+
+
+def test_one_process_sees_every_video_in_a_seeded_order():
+    a, b = ShardedVideoSampler(list(range(9)), seed=1), ShardedVideoSampler(list(range(9)), seed=1)
+    order = list(a)
+    assert sorted(order) == list(range(9)) and order == list(b)
+
+
+def test_an_earlier_run_is_not_overwritten(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint-1").mkdir()
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        prepare_output_dir(tmp_path / "run")
+    prepare_output_dir(tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "checkpoint-1").exists()
+    prepare_output_dir(tmp_path / "run", overwrite=True)
+    assert not (tmp_path / "run" / "checkpoint-1").exists()
+
+
+def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        check_checkpoint(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        check_checkpoint(str(tmp_path / "missing"))
+
+
+def test_an_unknown_preset_stops_the_script_with_the_choices():
+    result = subprocess.run([sys.executable, "-m", "helpers.train", "--preset", "gpu"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "smoke, cpu, full" in result.stderr
+
+
+def test_two_processes_train_and_only_the_first_writes_a_loadable_model(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+               "-m", "helpers.train", "--preset", "smoke", "--output-dir", str(tmp_path / "run")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from transformers import pipeline
+
+    classifier = pipeline("video-classification", model=str(tmp_path / "run" / "model"))
+    video = next((PROJECT / "data" / "synthetic-smoke" / "test").glob("*/*.avi"))
+    scores = classifier(str(video), top_k=4)
+    assert len(scores) == 4 and abs(sum(s["score"] for s in scores) - 1) < 1e-4
+    card = (tmp_path / "run" / "model" / "README.md").read_text()
+    assert "test accuracy per video" in card and "smoke" in card
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert sorted(config["id2label"].values()) == ["MoveDown", "MoveLeft", "MoveRight", "MoveUp"]
+    # weights as safetensors, and no pickle anywhere in the folder
+    assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+    assert not list((tmp_path / "run" / "model").glob("*.bin"))
