@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,6 @@ import torch
 import transformers
 from accelerate import PartialState
 from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from helpers.config import Preset, describe, get_preset
 from helpers.data import class_names, get_dataset, label_maps, list_videos
@@ -217,8 +217,23 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
 
 
 def last_checkpoint(run_dir: Path) -> str | None:
-    """The newest complete checkpoint in ``run_dir`` (the Trainer writes it last), or None."""
-    return get_last_checkpoint(str(run_dir)) if Path(run_dir).is_dir() else None
+    """The newest *complete* checkpoint in ``run_dir``, or None.
+
+    The Trainer writes a checkpoint in place and its ``trainer_state.json`` last, so a process killed while saving
+    leaves a folder without a readable state: such folders are skipped (transformers' get_last_checkpoint would
+    pick them)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return None
+    steps = {p: re.fullmatch(r"checkpoint-(\d+)", p.name) for p in run_dir.iterdir() if p.is_dir()}
+    for path in sorted((p for p, m in steps.items() if m), key=lambda p: int(steps[p][1]), reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            print(f"Skipping {path}: incomplete (the run stopped while writing it).")
+            continue
+        return str(path)
+    return None
 
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int]) -> tuple[list[Path], list[int]]:
