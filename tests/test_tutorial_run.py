@@ -1,0 +1,44 @@
+"""The tutorial command end to end on the smoke preset, and what it must never leak or change."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.config import get_preset
+from helpers.train import run_training
+
+PROJECT = Path(__file__).resolve().parent.parent
+FAKE_TOKEN = "hf_FakeTokenForTheLeakTest1234567890abcd"
+
+
+def test_the_tutorial_leaves_notebooks_gifs_plots_and_a_model_and_never_the_token(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path),
+           "HF_TOKEN": FAKE_TOKEN}
+    result = subprocess.run([sys.executable, "-m", "helpers.tutorial", "--preset", "smoke"], env=env, cwd=PROJECT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = tmp_path / "smoke"
+    assert str(out) in result.stdout
+    notebooks = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
+    assert notebooks == sorted(p.name for p in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert list(out.rglob("*.gif")) and list(out.rglob("*.png"))
+    assert (out / "model" / "model.safetensors").exists()
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert FAKE_TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
+    assert FAKE_TOKEN not in result.stdout + result.stderr
+
+
+def test_the_same_seed_and_preset_give_the_same_metrics_twice(tmp_path):
+    preset = get_preset("smoke")
+    first = run_training(preset, tmp_path / "first")
+    second = run_training(preset, tmp_path / "second")
+    assert first == second
+    histories = []
+    for name in ("first", "second"):
+        final = max((tmp_path / name / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        history = json.loads((final / "trainer_state.json").read_text())["log_history"]
+        histories.append([(h["step"], h.get("loss"), h.get("eval_loss")) for h in history])
+    assert histories[0] == histories[1] and len(histories[0]) > 1
