@@ -120,7 +120,8 @@ def predict_files(paths: list[Path], model_dir: Path, top_k: int = 5, progress: 
     """Classify several files with one model: (results, failures); a bad file does not stop the others."""
     model, processor = load_classifier(model_dir)
     results, failures = [], []
-    for path in tqdm(list(paths), desc="classifying", unit="video", disable=not progress or len(paths) < 2):
+    quiet = {} if progress and len(paths) > 1 else {"disable": True}  # else $TQDM_DISABLE decides
+    for path in tqdm(list(paths), desc="classifying", unit="video", **quiet):
         try:
             results.append(classify(model, processor, Path(path), top_k))
         except VideoError as err:

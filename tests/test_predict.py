@@ -1,0 +1,163 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor, pipeline
+
+from helpers.predict import ModelFolderError, frame_indices, load_classifier, main, predict_files
+from helpers.video import write_video
+
+LABELS = ["Left", "Right", "Up"]
+NUM_FRAMES = 4
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny untrained VideoMAE and its image processor, saved as notebook 03 saves them."""
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    config = VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=NUM_FRAMES, tubelet_size=2, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64,
+        label2id={name: i for i, name in enumerate(LABELS)}, id2label=dict(enumerate(LABELS)),
+    )
+    VideoMAEForVideoClassification(config).save_pretrained(folder)
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def moving_square(frames: int, height: int, width: int) -> np.ndarray:
+    """A white square crossing a grey background left to right."""
+    video = np.full((frames, height, width, 3), 90, np.uint8)
+    side = max(4, min(height, width) // 4)
+    for t, x in enumerate(np.linspace(0, width - side, frames).astype(int)):
+        video[t, (height - side) // 2:(height + side) // 2, x:x + side] = 255
+    return video
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    """Real files: H.264 MP4 and MPEG-4 AVI in several sizes and frame rates, and a clip too short for the model."""
+    folder = tmp_path_factory.mktemp("videos")
+    specs = {  # name: (frames, height, width, fps, codec)
+        "wide.mp4": (12, 48, 64, 12, "libx264"),
+        "portrait.mp4": (9, 320, 240, 60, "libx264"),
+        "odd.avi": (10, 61, 97, 60, "mpeg4"),
+        "slow.avi": (6, 40, 40, 12, "mpeg4"),
+        "short.avi": (2, 32, 48, 25, "mpeg4"),
+    }
+    paths = {}
+    for name, (frames, height, width, fps, codec) in specs.items():
+        paths[name] = folder / name
+        write_video(paths[name], moving_square(frames, height, width), fps=fps, codec=codec)
+    return paths
+
+
+def bad_file(kind: str, folder: Path, good: Path) -> Path:
+    """A file that cannot be classified: missing, not a video, empty, or the first half of a real video."""
+    path = folder / f"{kind}.avi"
+    if kind == "text":
+        path.write_text("this is not a video\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+BAD = {"missing": "no such file", "text": "cannot be opened as a video", "empty": "empty",
+       "truncated": "truncated"}
+
+
+def test_short_clips_repeat_every_frame_in_order():
+    assert frame_indices(3, 8).tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
+    assert frame_indices(1, 4).tolist() == [0, 0, 0, 0]
+    # long enough: the pipeline's uniform sampling over the whole video
+    assert frame_indices(10, 4).tolist() == [0, 2, 5, 7]
+
+
+def test_mp4_and_avi_of_any_size_and_rate_are_classified(model_dir, videos):
+    names = ["wide.mp4", "portrait.mp4", "odd.avi", "slow.avi"]
+    results, failures = predict_files([videos[n] for n in names], model_dir, top_k=2, progress=False)
+    assert failures == []
+    assert [Path(r["file"]).name for r in results] == names
+    assert [(r["width"], r["height"]) for r in results] == [(64, 48), (240, 320), (97, 61), (40, 40)]
+    assert [round(r["fps"]) for r in results] == [12, 60, 60, 12]
+    for r in results:
+        assert len(r["predictions"]) == 2 and {p["label"] for p in r["predictions"]} <= set(LABELS)
+        assert r["predictions"][0]["score"] >= r["predictions"][1]["score"] > 0
+        assert not r["padded"]
+
+
+def test_a_clip_shorter_than_the_model_takes_is_padded(model_dir, videos):
+    results, failures = predict_files([videos["short.avi"]], model_dir, top_k=3)
+    assert failures == []
+    (result,) = results
+    assert result["padded"] and result["frames"] == 2 and result["indices"] == [0, 0, 1, 1]
+    assert sum(p["score"] for p in result["predictions"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_scores_equal_the_pipelines(model_dir, videos):
+    classifier = pipeline("video-classification", model=str(model_dir))
+    names = ["wide.mp4", "odd.avi"]
+    results, _ = predict_files([videos[n] for n in names], model_dir, top_k=3, progress=False)
+    for name, result in zip(names, results, strict=True):
+        expected = classifier(str(videos[name]), top_k=3)
+        assert [p["label"] for p in result["predictions"]] == [p["label"] for p in expected]
+        assert np.allclose([p["score"] for p in result["predictions"]], [p["score"] for p in expected], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_a_bad_file_is_named_and_the_others_still_classified(model_dir, videos, tmp_path, kind):
+    bad = bad_file(kind, tmp_path, videos["odd.avi"])
+    results, failures = predict_files([bad, videos["wide.mp4"]], model_dir, top_k=1, progress=False)
+    assert [Path(r["file"]).name for r in results] == ["wide.mp4"]
+    (failure,) = failures
+    assert failure["file"] == str(bad) and str(bad) in failure["error"] and BAD[kind] in failure["error"]
+
+
+def test_cli_prints_good_results_lists_failures_and_exits_non_zero(model_dir, videos, tmp_path):
+    bad = [bad_file(kind, tmp_path, videos["odd.avi"]) for kind in BAD]
+    run = subprocess.run(
+        [sys.executable, "-m", "helpers.predict", str(videos["wide.mp4"]), *map(str, bad),
+         "--model", str(model_dir), "--top-k", "2"],
+        capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"}, timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    first, *rest = run.stdout.splitlines()
+    assert first.startswith(f"{videos['wide.mp4']}: ") and first.count(" 0.") == 2
+    assert "4 of 5 files could not be classified" in run.stdout
+    for path in bad:
+        assert any(str(path) in line for line in rest), path
+
+
+def test_cli_json_output_parses(model_dir, videos, tmp_path, capsys):
+    missing = tmp_path / "missing.mp4"
+    status = main([str(videos["short.avi"]), str(missing), "--model", str(model_dir), "--top-k", "1", "--json"])
+    assert status == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert [Path(r["file"]).name for r in answer["results"]] == ["short.avi"]
+    assert answer["results"][0]["predictions"][0]["label"] in LABELS
+    assert answer["failures"][0]["file"] == str(missing)
+
+
+def test_a_model_folder_without_preprocessor_config_says_how_to_fix_it(model_dir, videos, tmp_path, capsys):
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(model_dir, incomplete, ignore=shutil.ignore_patterns("preprocessor_config.json"))
+    with pytest.raises(ModelFolderError, match=r"no preprocessor_config\.json.*save_pretrained") as err:
+        load_classifier(incomplete)
+    assert str(incomplete) in str(err.value)
+    assert main([str(videos["wide.mp4"]), "--model", str(incomplete)]) == 2
+    assert "preprocessor_config.json" in capsys.readouterr().err
+
+
+def test_a_missing_model_folder_says_to_train_first(tmp_path):
+    with pytest.raises(ModelFolderError, match="notebook 03"):
+        load_classifier(tmp_path / "nothing-here")
