@@ -1,10 +1,10 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced for the project's issue 5 (training speed); no notebook teaches it yet. The guide's PyTorchVideo
-pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU, keeps 16, then resizes
-in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last frame a clip needs
-(after seeking to the keyframe before it), convert only the frames kept, and hand over uint8 ``(T, H, W, 3)``
-clips; the scale, crop, flip and normalization of the guide run once per batch, on the GPU when there is one
+Introduced in 02_preprocess_and_visualize (why it is faster); measured by ``python -m benchmarks.data``. The guide's
+PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU, keeps 16,
+then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last frame a
+clip needs (after seeking to the keyframe before it), convert only the frames kept, and hand over uint8 ``(T, H, W,
+3)`` clips; the scale, crop, flip and normalization of the guide run once per batch, on the GPU when there is one
 (``VideoBatchTransform``).
 
 How to train with it (the Trainer's own loop, only the data path changes)::
