@@ -34,11 +34,10 @@ def class_names(num_pairs: int) -> list[str]:
     return [name for pair in PAIRS[:num_pairs] for name in pair]
 
 
-def _background(rng: np.random.Generator, dark: bool) -> np.ndarray:
-    """A static smooth gradient with a little texture (H, W, 3 float), dark or light."""
+def _background(rng: np.random.Generator) -> np.ndarray:
+    """A static, dark, smooth gradient with a little texture (H, W, 3 float)."""
     y, x = np.mgrid[0:HEIGHT, 0:WIDTH] / np.array([HEIGHT, WIDTH])[:, None, None]
-    low, high = (0, 90) if dark else (165, 255)
-    a, b = rng.uniform(low, high, 3), rng.uniform(low, high, 3)
+    a, b = rng.uniform(0, 90, 3), rng.uniform(0, 90, 3)
     t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     image = a * (1 - t[..., None]) + b * t[..., None]
@@ -48,7 +47,7 @@ def _background(rng: np.random.Generator, dark: bool) -> np.ndarray:
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8)."""
     t = np.linspace(0.0, 1.0, num_frames)
-    half_w, half_h = rng.uniform(36, 52), rng.uniform(14, 20)  # a bar, so rotation shows
+    half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
     margin = 50
@@ -61,16 +60,17 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
         travel = rng.uniform(0.4, 0.5) * HEIGHT
         cy = rng.uniform(margin * 0.6, HEIGHT - margin * 0.6 - travel) + t * travel
     if motion == "Grow":
-        small = rng.uniform(0.3, 0.5)
-        scale = small + t * (rng.uniform(1.4, 1.7) - small)
+        small = rng.uniform(0.4, 0.55)
+        scale = small + t * (rng.uniform(1.3, 1.6) - small)
     if motion == "RotateClockwise":
-        angle = angle + t * rng.uniform(0.6, 0.9) * np.pi  # image y points down: + is clockwise
-    # high contrast: a light object on a dark background or the other way round
-    dark = rng.random() < 0.5
-    low, high = (170, 255) if dark else (0, 85)
-    colour = rng.uniform(low, high, 3)
-    tip_colour = rng.permutation([rng.uniform(200, 255), rng.uniform(0, 50), rng.uniform(0, 255)])
-    background = np.clip(_background(rng, dark), 0, 255).astype(np.uint8)
+        angle = angle + t * rng.uniform(0.75, 1.0) * np.pi  # image y points down: + is clockwise
+        # like a clock hand: the end opposite the marked tip stays put, so the tip sweeps far
+        pivot_x, pivot_y = rng.uniform(0.42, 0.58) * WIDTH, rng.uniform(0.42, 0.58) * HEIGHT
+        cx, cy = pivot_x + half_w * np.cos(angle), pivot_y + half_w * np.sin(angle)
+    # high contrast, always the same way round: a light object on a dark background
+    colour = rng.uniform(170, 255, 3)
+    tip_colour = rng.permutation([rng.uniform(220, 255), rng.uniform(90, 140), rng.uniform(90, 255)])
+    background = np.clip(_background(rng), 0, 255).astype(np.uint8)
     frames = np.repeat(background[None], num_frames, axis=0)
     for i, frame in enumerate(frames):
         # draw inside the object's bounding box only: 20x faster than the whole frame
