@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import torch
-from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
+from transformers import AutoConfig, VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
 
 from helpers.config import Preset
 
@@ -50,6 +50,21 @@ def loader_workers(preset: Preset) -> int:
     return min(8, os.cpu_count() or 1)
 
 
+def head_message(checkpoint: str, label2id: dict[str, int]) -> str:
+    """Say plainly what happens to the checkpoint's classification head with our labels."""
+    config = AutoConfig.from_pretrained(checkpoint)
+    theirs = sorted((getattr(config, "id2label", None) or {}).values())
+    if theirs == sorted(label2id):
+        return f"{checkpoint} already classifies our {len(label2id)} labels: its head is kept."
+    if not theirs or all(name.startswith("LABEL_") for name in theirs):
+        return f"{checkpoint} has no trained classification head: a new one for our {len(label2id)} labels is added."
+    return (
+        f"{checkpoint} was trained for {len(theirs)} other labels (e.g. {theirs[0]!r}); its head is replaced by a new, "
+        f"untrained one for our {len(label2id)} labels, so it must be fine-tuned before use. To continue a run of "
+        "your own instead, point VC_MODEL at that run's model folder, trained on the same classes."
+    )
+
+
 def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str]):
     """The model and its image processor: a small VideoMAE from scratch, or a checkpoint with a new head."""
     processor = build_processor(preset)
@@ -64,6 +79,7 @@ def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, st
         torch.manual_seed(preset.seed)
         return VideoMAEForVideoClassification(config), processor
     checkpoint = check_checkpoint(preset.model)
+    print(head_message(checkpoint, label2id))
     model = VideoMAEForVideoClassification.from_pretrained(
         checkpoint, label2id=label2id, id2label=id2label,
         ignore_mismatched_sizes=True,  # the checkpoint's head has other labels: replace it

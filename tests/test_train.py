@@ -90,3 +90,17 @@ def test_two_processes_train_and_only_the_first_writes_a_loadable_model(tmp_path
     # weights as safetensors, and no pickle anywhere in the folder
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
     assert not list((tmp_path / "run" / "model").glob("*.bin"))
+
+
+def test_a_checkpoint_with_other_labels_is_explained(tmp_path):
+    from transformers import VideoMAEConfig
+
+    from helpers.model import head_message
+
+    VideoMAEConfig(id2label={0: "Dance", 1: "Run", 2: "Swim"}).save_pretrained(tmp_path / "other")
+    message = head_message(str(tmp_path / "other"), {"MoveLeft": 0, "MoveRight": 1})
+    assert "3 other labels" in message and "replaced" in message and "2 labels" in message
+    VideoMAEConfig().save_pretrained(tmp_path / "pretrained")
+    assert "no trained classification head" in head_message(str(tmp_path / "pretrained"), {"a": 0, "b": 1})
+    VideoMAEConfig(id2label={0: "a", 1: "b"}).save_pretrained(tmp_path / "same")
+    assert "kept" in head_message(str(tmp_path / "same"), {"a": 0, "b": 1})
