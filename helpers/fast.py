@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from transformers import Trainer
 
 from helpers.transforms import scale_range
-from helpers.video import VideoError, check_file
+from helpers.video import VideoError, open_video
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
 SEEK_AFTER_SECONDS = 1.0
@@ -42,26 +42,14 @@ SEEK_AFTER_SECONDS = 1.0
 
 def probe(path: Path) -> tuple[int, float, int, int]:
     """(frames, fps, height, width) of ``path`` from its header, without decoding; raise VideoError if unreadable."""
-    path = check_file(path)
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(f"{path}: has no video stream (audio only?). Remove it from the dataset.")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            frames = stream.frames
-            if not frames and stream.duration and fps:
-                frames = round(float(stream.duration * stream.time_base) * fps)
-            if not frames and container.duration and fps:
-                frames = round(container.duration / av.time_base * fps)
-            height, width = stream.codec_context.height, stream.codec_context.width
-    except VideoError:
-        raise
-    except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoError(
-            f"{path}: cannot be decoded as a video ({err.__class__.__name__}: {err}). "
-            "The file is damaged or not a video: copy it again or remove it."
-        ) from None
+    with open_video(path) as (container, stream):
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        frames = stream.frames
+        if not frames and stream.duration and fps:
+            frames = round(float(stream.duration * stream.time_base) * fps)
+        if not frames and container.duration and fps:
+            frames = round(container.duration / av.time_base * fps)
+        height, width = stream.codec_context.height, stream.codec_context.width
     if not frames or not fps or not height:
         raise VideoError(f"{path}: the header gives no frame count, rate or size (truncated?). Copy it again.")
     return int(frames), fps, height, width
@@ -87,37 +75,30 @@ def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, i
     kept: dict[int, np.ndarray] = {}
     frame = None
     resize = {"height": size[0], "width": size[1]} if size else {}
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            start, time_base = stream.start_time or 0, float(stream.time_base)
-            seek = seek and first / fps >= SEEK_AFTER_SECONDS
-            if seek:
-                container.seek(start + int(first / fps / stream.time_base), stream=stream, backward=True)
-            index = -1
-            for frame in container.decode(stream):
-                # after a seek the frame number comes from the timestamp; without one, count
-                index = round((frame.pts - start) * time_base * fps) if frame.pts is not None else index + 1
-                if seek and index > first:
-                    # the seek landed past the clip (a bad index in the file): decode from the start instead
-                    return decode_frames(path, indices, fps, size, seek=False)
-                seek = False
-                if pending and pending[0] <= index:
-                    # a frame missing from the stream is stood in for by the next one
-                    array = frame.to_ndarray(format="rgb24", **resize)
-                    while pending and pending[0] <= index:
-                        kept[pending.pop(0)] = array
-                if not pending:
-                    break
-            if pending and frame is not None:
-                # frames past the end (the header over-reported the length) repeat the last one
+    with open_video(path) as (container, stream):
+        start, time_base = stream.start_time or 0, float(stream.time_base)
+        seek = seek and first / fps >= SEEK_AFTER_SECONDS
+        if seek:
+            container.seek(start + int(first / fps / stream.time_base), stream=stream, backward=True)
+        index = -1
+        for frame in container.decode(stream):
+            # after a seek the frame number comes from the timestamp; without one, count
+            index = round((frame.pts - start) * time_base * fps) if frame.pts is not None else index + 1
+            if seek and index > first:
+                # the seek landed past the clip (a bad index in the file): decode from the start instead
+                return decode_frames(path, indices, fps, size, seek=False)
+            seek = False
+            if pending and pending[0] <= index:
+                # a frame missing from the stream is stood in for by the next one
                 array = frame.to_ndarray(format="rgb24", **resize)
-                kept.update(dict.fromkeys(pending, array))
-    except (av.FFmpegError, UnicodeDecodeError, IndexError) as err:
-        raise VideoError(
-            f"{path}: cannot be decoded ({err.__class__.__name__}: {err}). "
-            "The file is damaged or not a video: copy it again or remove it."
-        ) from None
+                while pending and pending[0] <= index:
+                    kept[pending.pop(0)] = array
+            if not pending:
+                break
+        if pending and frame is not None:
+            # frames past the end (the header over-reported the length) repeat the last one
+            array = frame.to_ndarray(format="rgb24", **resize)
+            kept.update(dict.fromkeys(pending, array))
     if frame is None:
         raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
     return np.stack([kept[i] for i in indices])

@@ -5,6 +5,8 @@ Introduced in 01_load_data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -49,24 +51,29 @@ def check_file(path: Path) -> Path:
     return path
 
 
-def video_info(path: Path) -> dict:
-    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+@contextmanager
+def open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """Open ``path`` with PyAV and yield (container, its first video stream); any decoding error in the
+    ``with`` block becomes a VideoError that names the file and the fix."""
     path = check_file(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoError(f"{path}: has no video stream (audio only?). Remove it from the dataset.")
-            stream = container.streams.video[0]
-            frames = sum(1 for _ in container.decode(stream))
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            width, height = stream.codec_context.width, stream.codec_context.height
-    except VideoError:
-        raise
+            yield container, container.streams.video[0]
     except (av.FFmpegError, UnicodeDecodeError) as err:
         raise VideoError(
             f"{path}: cannot be decoded as a video ({err.__class__.__name__}: {err}). "
             "The file is damaged or not a video: copy it again or remove it."
         ) from None
+
+
+def video_info(path: Path) -> dict:
+    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+    with open_video(path) as (container, stream):
+        frames = sum(1 for _ in container.decode(stream))
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        width, height = stream.codec_context.width, stream.codec_context.height
     if frames == 0:
         raise VideoError(f"{path}: contains no decodable frame (truncated?). Copy it again or remove it.")
     return {"frames": frames, "fps": fps, "width": width, "height": height,
@@ -75,23 +82,15 @@ def video_info(path: Path) -> dict:
 
 def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
     """Decode ``path`` to (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
-    path = check_file(path)
     wanted = None if indices is None else set(indices)
     last = None if indices is None else max(indices)
     frames = {}
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(f"{path}: has no video stream. Remove it from the dataset.")
-            for i, frame in enumerate(container.decode(video=0)):
-                if wanted is None or i in wanted:
-                    frames[i] = frame.to_ndarray(format="rgb24")
-                if last is not None and i >= last:
-                    break
-    except VideoError:
-        raise
-    except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoError(f"{path}: cannot be decoded ({err}). The file is damaged or not a video.") from None
+    with open_video(path) as (container, stream):
+        for i, frame in enumerate(container.decode(stream)):
+            if wanted is None or i in wanted:
+                frames[i] = frame.to_ndarray(format="rgb24")
+            if last is not None and i >= last:
+                break
     if not frames:
         raise VideoError(f"{path}: contains no decodable frame (empty or truncated). Copy it again or remove it.")
     if indices is None:
