@@ -46,8 +46,9 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
     ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 03."""
     info = video_info(path)
     indices = clip_frame_indices(info["frames"], info["fps"] or preset.fps, preset, num_clips)
-    frames = read_frames(path, sorted({i for clip in indices for i in clip}))
-    position = {index: row for row, index in enumerate(sorted({i for clip in indices for i in clip}))}
+    wanted = sorted({i for clip in indices for i in clip})  # clips may overlap: decode each frame once
+    frames = read_frames(path, wanted)
+    position = {index: row for row, index in enumerate(wanted)}
     mean = torch.tensor(image_processor.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(image_processor.image_std).view(3, 1, 1, 1)
     size = model.config.image_size
