@@ -2,7 +2,8 @@
 
 Introduced in 01_load_data. Pick a preset with the environment variable ``PRESET``
 (``smoke``, ``cpu`` or ``full``); override a single knob with ``VC_<NAME>``, for
-example ``VC_NUM_EPOCHS=2``. A preset changes values only, never which code runs.
+example ``VC_NUM_EPOCHS=2`` or ``VC_PIPELINE=fast``. A preset changes values only; the one value that picks code
+is ``pipeline``, the training input pipeline (the guide's PyTorchVideo one, or ``helpers.fast``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_PRESET = "cpu"
+PIPELINES = ("pytorchvideo", "fast")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Preset:
     weight_decay: float = 0.0
     seed: int = 42
     num_workers: int = -1  # -1: choose from the CPU count
+    # training input: "pytorchvideo" (the guide's, notebook 02) or "fast" (helpers.fast: decode less, augment on
+    # the device; the same transforms, several times the clips per second)
+    pipeline: str = "pytorchvideo"
     # evaluation, the VideoMAE protocol: several clips x several crops per video
     eval_clips: int = 5
     eval_crops: int = 3
@@ -98,7 +103,7 @@ PRESETS: dict[str, Preset] = {
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(
         name="full", dataset="hub", model="MCG-NJU/videomae-base", image_size=224,
-        num_frames=16, hflip=0.5, batch_size=8, num_epochs=4, learning_rate=5e-5,
+        num_frames=16, hflip=0.5, batch_size=8, num_epochs=4, learning_rate=5e-5, pipeline="fast",
     ),
 }
 
@@ -128,7 +133,10 @@ def get_preset(name: str | None = None) -> Preset:
                 changes[field.name] = _cast(os.environ[env], getattr(preset, field.name))
             except ValueError as err:
                 raise ValueError(f"{env}={os.environ[env]!r} is not a valid {field.name}: {err}") from None
-    return dataclasses.replace(preset, **changes)
+    preset = dataclasses.replace(preset, **changes)
+    if preset.pipeline not in PIPELINES:
+        raise ValueError(f"Unknown pipeline {preset.pipeline!r}: use one of {', '.join(PIPELINES)} (VC_PIPELINE).")
+    return preset
 
 
 def describe(preset: Preset) -> str:

@@ -189,11 +189,71 @@ def groups_in_several_splits(videos: dict[str, list[Path]]) -> dict[tuple[str, i
 
 
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
-    """Open every video; return the readable ones' info and one message per unreadable file."""
+    """Open and decode every video; return the usable ones' info and one message per file that is not usable.
+
+    Not usable: files that do not open or decode, and truncated ones (far fewer frames decode than the header
+    announces): PyTorchVideo would ask them for clips past their real end and silently draw another video."""
     good, bad = [], []
     for path in tqdm(paths, desc="checking videos", unit="video"):
         try:
-            good.append({"path": path, **video_info(path)})
+            info = _checked_info(path)
         except VideoError as err:
             bad.append(str(err))
+        else:
+            good.append({"path": path, **info})
     return good, bad
+
+
+# (path, size, mtime) -> video_info, so that the notebooks' several scans decode each file once
+_INFO_CACHE: dict[tuple[str, int, int], dict] = {}
+
+
+def _checked_info(path: Path) -> dict:
+    stat = Path(path).stat() if Path(path).is_file() else None
+    key = (str(path), stat.st_size, stat.st_mtime_ns) if stat else None
+    if key not in _INFO_CACHE:
+        info = video_info(path)
+        decoded, announced = info["frames"], info["header_frames"]
+        if announced and decoded < 0.9 * announced and announced - decoded >= 2:
+            raise VideoError(
+                f"{path}: truncated: only {decoded} of its {announced} frames decode. Copy it again or remove it."
+            )
+        if key is None:
+            return info
+        _INFO_CACHE[key] = info
+    return _INFO_CACHE[key]
+
+
+def labelled_videos(root: Path, split: str, label2id: dict[str, int],
+                    clip_seconds: float | None = None) -> tuple[list[Path], list[int]]:
+    """The usable videos of one split with their class ids, the class being the name of the video's folder.
+
+    Files that are not usable videos are skipped with one warning that counts and names them; a class left with
+    no usable video, or a folder whose name is not a known class, is an error. With ``clip_seconds``, videos
+    shorter than one clip are counted in a note (they are used: a clip spans the whole video, repeating frames if
+    it has fewer than the model takes)."""
+    paths = list_videos(root)[split]
+    good, bad = scan_videos(paths)
+    if bad:
+        shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
+        warnings.warn(
+            f"Skipping {len(bad)} of {len(paths)} files in {Path(root) / split} that are not usable videos "
+            f"(the README's troubleshooting table says what each message means):\n  {shown}", stacklevel=2)
+    unknown = sorted({info["path"].parent.name for info in good} - set(label2id))
+    if unknown:
+        raise DataError(
+            f"{Path(root) / split} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
+            "Every split needs the same class folders."
+        )
+    empty = sorted(set(label2id) - {info["path"].parent.name for info in good})
+    if empty:
+        raise DataError(
+            f"{Path(root) / split}: no usable video left in the class folder(s) {empty}. Add videos there "
+            "(or remove the class from every split)."
+        )
+    if clip_seconds:
+        short = [info for info in good if info["seconds"] < clip_seconds]
+        if short:
+            print(f"Note: {len(short)} of {len(good)} videos in {split} are shorter than one clip "
+                  f"({clip_seconds:.2f} s): their clips span the whole video.")
+    return [info["path"] for info in good], [label2id[info["path"].parent.name] for info in good]

@@ -1,17 +1,19 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced in 02_preprocess_and_visualize (why it is faster); measured by ``python -m benchmarks.data``. The guide's
-PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU, keeps 16,
-then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last frame a
-clip needs (after seeking to the keyframe before it), convert only the frames kept, and hand over uint8 ``(T, H, W,
-3)`` clips; the scale, crop, flip and normalization of the guide run once per batch, on the GPU when there is one
-(``VideoBatchTransform``).
+Introduced in 02_preprocess_and_visualize (why it is faster), used in 03_train and by ``python -m helpers.train``
+when the preset says ``pipeline="fast"`` (the ``full`` preset does); measured by ``python -m benchmarks.data``. The
+guide's PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU,
+keeps 16, then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last
+frame a clip needs (after seeking to the keyframe before it), convert only the frames kept, and hand over uint8
+``(T, H, W, 3)`` clips; the scale, crop, flip and normalization of the guide run once per batch, on the GPU when
+there is one (``VideoBatchTransform``).
 
-How to train with it (the Trainer's own loop, only the data path changes)::
+How to train with it (the Trainer's own loop, only the data path changes; ``helpers.train.make_fast_datasets``
+builds the three datasets from a preset)::
 
     train = FastVideoDataset(paths, labels, num_frames=16, clip_duration=16 * 4 / 30, train=True)
     val = FastVideoDataset(val_paths, val_labels, num_frames=16, clip_duration=16 * 4 / 30, train=False)
-    trainer = FastVideoTrainer(
+    trainer = helpers.train.VideoTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collate_uint8,
         video_transform=VideoBatchTransform.from_processor(processor, hflip=0.5), ...)
 
@@ -31,7 +33,6 @@ import av
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import Trainer
 
 from helpers.transforms import scale_range
 from helpers.video import VideoError, open_video
@@ -120,16 +121,18 @@ class FastVideoDataset(torch.utils.data.Dataset):
     augmentation scales to, ``scale_range(size)[1]``), so less data is converted and moved. ``cache_mb`` keeps
     whole decoded videos in memory (per loader worker, least recently used dropped first): for small datasets
     read again every epoch. ``repeats`` > 1 returns that many clips (random windows) per decode (repeated
-    augmentation); ``collate_uint8`` flattens them into the batch.
+    augmentation); ``collate_uint8`` flattens them into the batch. ``shuffle_frames`` puts each clip's frames in
+    a random order (the control run of notebook 03).
     """
 
     def __init__(self, paths: list[Path], labels: list[int], num_frames: int, clip_duration: float,
-                 train: bool = True, short_side: int | None = None, cache_mb: float = 0, repeats: int = 1):
+                 train: bool = True, short_side: int | None = None, cache_mb: float = 0, repeats: int = 1,
+                 shuffle_frames: bool = False):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         self.paths, self.labels = [Path(p) for p in paths], list(labels)
         self.num_frames, self.clip_duration, self.train = num_frames, clip_duration, train
-        self.short_side, self.repeats = short_side, repeats
+        self.short_side, self.repeats, self.shuffle_frames = short_side, repeats, shuffle_frames
         self.cache_bytes, self.cache = cache_mb * 2**20, OrderedDict()
         # the headers only: 300 UCF files take well under a second
         self.info = [probe(p) for p in self.paths]
@@ -146,6 +149,11 @@ class FastVideoDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def num_videos(self) -> int:
+        """Videos in the dataset (PyTorchVideo's datasets have the same attribute)."""
+        return len(self.paths)
+
     def starts(self, video: int, start: int) -> list[int]:
         """First frames of the clips of one item: random windows when training (torch's RNG, seeded per worker)."""
         if not self.train:
@@ -159,6 +167,8 @@ class FastVideoDataset(torch.utils.data.Dataset):
         # a video shorter than the window: the window is the whole video, as PyTorchVideo does
         window = min(self.window(video), frames)
         clips = [clip_indices(s, window, self.num_frames) for s in self.starts(video, start)]
+        if self.shuffle_frames:
+            clips = [[idx[i] for i in torch.randperm(len(idx)).tolist()] for idx in clips]
         size = scaled_size(height, width, self.short_side)
         size = None if size == (height, width) else size
         if self.cache_bytes:
@@ -186,15 +196,20 @@ class FastVideoDataset(torch.utils.data.Dataset):
         return whole
 
 
-def collate_uint8(examples: list[dict]) -> dict[str, torch.Tensor]:
-    """Stack uint8 clips into (B, T, H, W, 3) ``pixel_values`` (repeated clips become rows of their own)."""
+def collate_uint8(examples: list[dict]) -> dict:
+    """Stack uint8 clips into (B, T, H, W, 3) ``pixel_values`` (repeated clips become rows of their own).
+
+    Clips of different frame sizes (videos of different sizes in one folder) cannot be stacked: they stay a list
+    of (T, H, W, 3) tensors, which ``VideoBatchTransform`` brings to one size."""
     clips, labels = [], []
     for example in examples:
         values = example["pixel_values"]
         values = values if isinstance(values, list) else [values]
         clips += values
         labels += [example["labels"]] * len(values)
-    return {"pixel_values": torch.stack(clips), "labels": torch.tensor(labels)}
+    same_size = len({clip.shape for clip in clips}) == 1
+    # labels first: the Trainer counts a batch's examples with the first tensor it finds
+    return {"labels": torch.tensor(labels), "pixel_values": torch.stack(clips) if same_size else clips}
 
 
 class VideoBatchTransform(torch.nn.Module):
@@ -226,7 +241,9 @@ class VideoBatchTransform(torch.nn.Module):
         side = size["shortest_edge"] if "shortest_edge" in size else size["height"]
         return cls(image_processor.image_mean, image_processor.image_std, side, hflip)
 
-    def forward(self, frames: torch.Tensor, train: bool | None = None) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor | list[torch.Tensor], train: bool | None = None) -> torch.Tensor:
+        if isinstance(frames, (list, tuple)):  # clips of different sizes: one at a time, then stacked
+            return torch.cat([self(clip.unsqueeze(0), train) for clip in frames])
         if frames.dtype != torch.uint8 or frames.dim() != 5 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 (B, T, H, W, 3) frames, got {frames.dtype} {tuple(frames.shape)}")
         train = self.training if train is None else train
@@ -263,20 +280,3 @@ class VideoBatchTransform(torch.nn.Module):
                 crop = crop.flip(-1)
             clips.append(crop)
         return torch.stack(clips)
-
-
-class FastVideoTrainer(Trainer):
-    """The Trainer, with ``video_transform`` applied to uint8 ``pixel_values`` once the batch is on the device:
-    train mode while the model trains, eval mode in evaluation and prediction."""
-
-    def __init__(self, *args, video_transform: VideoBatchTransform, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.video_transform = video_transform
-
-    def _prepare_inputs(self, inputs: dict) -> dict:
-        inputs = super()._prepare_inputs(inputs)
-        pixel_values = inputs.get("pixel_values")
-        if pixel_values is not None and pixel_values.dtype == torch.uint8:
-            transform = self.video_transform.to(pixel_values.device)
-            inputs["pixel_values"] = transform(pixel_values, train=self.model.training)
-        return inputs

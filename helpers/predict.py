@@ -73,6 +73,17 @@ def frame_indices(total_frames: int, num_frames: int, processor=None) -> np.ndar
     return np.arange(num_frames) * total_frames // num_frames
 
 
+def has_no_video_stream(path: Path) -> bool:
+    """True for a media file that opens but holds no video (a sound file renamed .mp4, for instance)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return not container.streams.video
+    except (av.FFmpegError, UnicodeDecodeError):
+        return False
+
+
 def decode(path: Path, num_frames: int, processor=None) -> tuple[torch.Tensor, dict]:
     """The sampled frames of ``path`` as (T, 3, H, W) uint8 and facts about the file; VideoError if unreadable."""
     from torchcodec.decoders import VideoDecoder
@@ -81,6 +92,8 @@ def decode(path: Path, num_frames: int, processor=None) -> tuple[torch.Tensor, d
     try:
         decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=0)
     except (RuntimeError, ValueError) as err:
+        if has_no_video_stream(path):
+            raise VideoError(f"{path}: has no video stream (audio only?). Pass a video file.") from None
         # torchcodec's message ends with FFmpeg's reason after the path: keep only that
         reason = str(err).strip().splitlines()[-1].split(str(path))[-1].strip(" :") or "unknown reason"
         raise VideoError(f"{path}: cannot be opened as a video ({reason}). The file is damaged, truncated or "

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import platform
 import re
 import shutil
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -23,10 +25,11 @@ from accelerate import PartialState
 from transformers import Trainer, TrainingArguments
 
 from helpers.config import Preset, describe, get_preset
-from helpers.data import class_names, get_dataset, label_maps, list_videos
+from helpers.data import class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos
+from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, pick_device
-from helpers.transforms import build_transforms
+from helpers.transforms import build_transforms, scale_range
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 
@@ -60,11 +63,36 @@ class ShardedVideoSampler(torch.utils.data.Sampler):
 
 
 class VideoTrainer(Trainer):
-    """The Trainer, except that with several processes the training videos are sharded by ShardedVideoSampler
-    instead of every process decoding every video (accelerate's default for iterable datasets)."""
+    """The Trainer with three additions for video.
+
+    - ``video_transform`` (the fast pipeline's ``VideoBatchTransform``): applied to uint8 ``pixel_values`` once the
+      batch is on the device, in train mode while the model trains, in eval mode in evaluation and prediction.
+    - With several processes, PyTorchVideo's iterable training dataset is sharded by ShardedVideoSampler instead
+      of every process decoding every video (accelerate's default for iterable datasets).
+    - A loader worker that dies (killed for memory, most often) stops training with a message that says what to do.
+    """
+
+    def __init__(self, *args, video_transform: VideoBatchTransform | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.video_transform = video_transform
+
+    def _prepare_inputs(self, inputs: dict) -> dict:
+        inputs = super()._prepare_inputs(inputs)
+        pixel_values = inputs.get("pixel_values")
+        if self.video_transform is not None and pixel_values is not None:
+            device = pixel_values[0].device if isinstance(pixel_values, list) else pixel_values.device
+            transform = self.video_transform.to(device)
+            inputs["pixel_values"] = transform(pixel_values, train=self.model.training)
+        return inputs
+
+    def floating_point_ops(self, inputs: dict) -> int:
+        pixel_values = inputs.get("pixel_values")
+        if isinstance(pixel_values, list):  # clips of different sizes (see collate_uint8): count them one by one
+            return sum(super(VideoTrainer, self).floating_point_ops({"pixel_values": clip}) for clip in pixel_values)
+        return super().floating_point_ops(inputs)
 
     def get_train_dataloader(self) -> torch.utils.data.DataLoader:
-        if self.args.world_size == 1:
+        if self.args.world_size == 1 or not isinstance(self.train_dataset, torch.utils.data.IterableDataset):
             return super().get_train_dataloader()
         return torch.utils.data.DataLoader(
             self.train_dataset, batch_size=self._train_batch_size, collate_fn=self.data_collator,
@@ -72,30 +100,88 @@ class VideoTrainer(Trainer):
             persistent_workers=False,
         )
 
+    def train(self, *args, **kwargs):
+        try:
+            return super().train(*args, **kwargs)
+        except RuntimeError as err:
+            if "DataLoader worker" not in str(err):
+                raise
+            raise RuntimeError(
+                f"{err}\nA data loader worker died, most often because the machine ran out of memory. Use fewer "
+                "workers or a smaller batch (VC_NUM_WORKERS=1, VC_BATCH_SIZE=2), then continue from the last "
+                "checkpoint (--resume, or RESUME=1 in notebook 03)."
+            ) from err
+
+
+class SkippedClipWarnings(logging.Handler):
+    """PyTorchVideo silently draws another video when one fails to open or decode mid-epoch (it logs that at
+    debug level only): turn each such message into a warning that names the file."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warnings.warn(f"PyTorchVideo skipped a video it could not read and drew another one instead: "
+                      f"{record.getMessage()}. Check that file: `python -m helpers.predict FILE` says what is wrong.",
+                      stacklevel=2)
+
+
+def warn_on_skipped_clips() -> None:
+    """Install SkippedClipWarnings on PyTorchVideo's dataset logger (once; loader workers inherit it)."""
+    logger = logging.getLogger("pytorchvideo.data.labeled_video_dataset")
+    if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):
+        logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
+        logger.setLevel(logging.DEBUG)
+
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
-    """PyTorchVideo ``Ucf101`` datasets for train, val and test, as in the guide."""
-    from pytorchvideo.data import Ucf101, make_clip_sampler
+    """PyTorchVideo datasets for train, val and test, as in the guide (its ``Ucf101`` is this dataset over a folder).
 
+    The videos are listed and checked first (``labelled_videos``): files that do not decode are skipped with a
+    warning, and every label comes from the same class list in every split."""
+    from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
+
+    warn_on_skipped_clips()
+    label2id, _ = label_maps(class_names(root))
     train_transform, val_transform = build_transforms(
         image_processor, preset.num_frames, preset.hflip, shuffle_frames=shuffle_frames,
     )
-    datasets = {
-        "train": Ucf101(
-            data_path=str(Path(root) / "train"),
-            clip_sampler=make_clip_sampler("random", preset.clip_duration),
-            video_sampler=partial(ShardedVideoSampler, seed=preset.seed),
-            decode_audio=False, transform=train_transform,
-        ),
-    }
-    for split in ("val", "test"):
-        datasets[split] = Ucf101(
-            data_path=str(Path(root) / split),
-            clip_sampler=make_clip_sampler("uniform", preset.clip_duration),
-            video_sampler=torch.utils.data.SequentialSampler,  # the same order in every process and run
-            decode_audio=False, transform=val_transform,
+    datasets = {}
+    for split in ("train", "val", "test"):
+        paths, labels = labelled_videos(root, split, label2id, clip_seconds=preset.clip_duration)
+        videos = [(str(path), {"label": label}) for path, label in zip(paths, labels, strict=True)]
+        train = split == "train"
+        datasets[split] = LabeledVideoDataset(
+            videos,
+            clip_sampler=make_clip_sampler("random" if train else "uniform", preset.clip_duration),
+            # training: a seeded shuffle, sharded between processes; val/test: the same order everywhere
+            video_sampler=partial(ShardedVideoSampler, seed=preset.seed) if train
+            else torch.utils.data.SequentialSampler,
+            decode_audio=False, transform=train_transform if train else val_transform,
         )
     return datasets
+
+
+def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
+    """``helpers.fast`` datasets for train, val and test: uint8 clips, decoded only as far as a clip needs.
+
+    Use them with ``collate_uint8`` and ``VideoTrainer(video_transform=batch_transform(...))``, which applies the
+    guide's transforms to whole batches on the device. Training draws one random clip per video and epoch, as
+    the guide's "random" sampler; val and test cut every video into consecutive clips, as its "uniform" one."""
+    label2id, _ = label_maps(class_names(root))
+    size = image_processor.size
+    side = size["shortest_edge"] if "shortest_edge" in size else size["height"]
+    datasets = {}
+    for split in ("train", "val", "test"):
+        paths, labels = labelled_videos(root, split, label2id, clip_seconds=preset.clip_duration)
+        datasets[split] = FastVideoDataset(
+            paths, labels, preset.num_frames, preset.clip_duration, train=split == "train",
+            # frames arrive with their short side at most the largest the augmentation scales to
+            short_side=scale_range(side)[1], shuffle_frames=shuffle_frames,
+        )
+    return datasets
+
+
+def batch_transform(preset: Preset, image_processor) -> VideoBatchTransform:
+    """The fast pipeline's transforms (the guide's, on whole batches), from the image processor's values."""
+    return VideoBatchTransform.from_processor(image_processor, hflip=preset.hflip)
 
 
 def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
@@ -135,7 +221,11 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
     """The guide's ``TrainingArguments`` in transformers 5's names."""
     device = pick_device()
     workers = loader_workers(preset)
-    epoch_steps = steps_per_epoch(num_train_videos, preset.batch_size, workers, int(os.environ.get("WORLD_SIZE", 1)))
+    processes = int(os.environ.get("WORLD_SIZE", 1))
+    if preset.pipeline == "fast":  # a dataset with a length: one batch per batch_size videos, whatever the workers
+        epoch_steps = math.ceil(num_train_videos / processes / preset.batch_size)
+    else:
+        epoch_steps = steps_per_epoch(num_train_videos, preset.batch_size, workers, processes)
     values = dict(
         output_dir=str(output_dir),
         # the datasets yield dicts with "video"; the model takes "pixel_values": keep every column
@@ -154,8 +244,9 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         # load_best_checkpoint() below reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
         metric_for_best_model="accuracy",
-        # the PyTorchVideo datasets have no length: say how many steps make the run
-        max_steps=epoch_steps * preset.num_epochs,
+        # the PyTorchVideo datasets have no length: say how many steps make the run (the fast ones have one)
+        max_steps=epoch_steps * preset.num_epochs if preset.pipeline == "pytorchvideo" else -1,
+        num_train_epochs=preset.num_epochs,
         seed=preset.seed,
         data_seed=preset.seed,
         dataloader_num_workers=workers,
@@ -174,13 +265,18 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     classes = class_names(root)
     label2id, id2label = label_maps(classes)
     model, processor = build_model(preset, label2id, id2label)
-    datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
+    if preset.pipeline == "fast":
+        datasets = make_fast_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
+        collator, transform = collate_uint8, batch_transform(preset, processor)
+    else:
+        datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
+        collator, transform = collate_fn, None
     args = training_arguments(preset, output_dir, datasets["train"].num_videos)
     trainer = VideoTrainer(
         model=model, args=args,
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
         processing_class=processor,  # saved beside the model, so pipeline() finds it
-        compute_metrics=make_compute_metrics(), data_collator=collate_fn,
+        compute_metrics=make_compute_metrics(), data_collator=collator, video_transform=transform,
     )
     return trainer, datasets
 
@@ -234,12 +330,6 @@ def last_checkpoint(run_dir: Path) -> str | None:
             continue
         return str(path)
     return None
-
-
-def labelled_videos(root: Path, split: str, label2id: dict[str, int]) -> tuple[list[Path], list[int]]:
-    """The videos of one split with their class ids."""
-    paths = list_videos(root)[split]
-    return paths, [label2id[p.parent.name] for p in paths]
 
 
 def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:

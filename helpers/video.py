@@ -74,10 +74,11 @@ def video_info(path: Path) -> dict:
         frames = sum(1 for _ in container.decode(stream))
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         width, height = stream.codec_context.width, stream.codec_context.height
+        header_frames = stream.frames or 0
     if frames == 0:
         raise VideoError(f"{path}: contains no decodable frame (truncated?). Copy it again or remove it.")
     return {"frames": frames, "fps": fps, "width": width, "height": height,
-            "seconds": frames / fps if fps else 0.0}
+            "seconds": frames / fps if fps else 0.0, "header_frames": header_frames}
 
 
 def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:

@@ -9,7 +9,6 @@ import torchvision.transforms.functional as TF
 
 from helpers.fast import (
     FastVideoDataset,
-    FastVideoTrainer,
     VideoBatchTransform,
     clip_indices,
     collate_uint8,
@@ -140,13 +139,15 @@ def test_train_transform_shape_and_range():
 def test_trainer_transforms_uint8_batches_by_model_mode(tmp_path):
     from transformers import TrainingArguments, VideoMAEConfig, VideoMAEForVideoClassification
 
+    from helpers.train import VideoTrainer
+
     config = VideoMAEConfig(image_size=32, num_frames=4, patch_size=16, hidden_size=32, num_hidden_layers=1,
                             num_attention_heads=2, intermediate_size=64, num_labels=2)
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none",
                              remove_unused_columns=False, max_steps=1, per_device_train_batch_size=2)
     dataset = [{"pixel_values": random_frames(1)[0], "labels": i % 2} for i in range(2)]
-    trainer = FastVideoTrainer(model=VideoMAEForVideoClassification(config), args=args, train_dataset=dataset,
-                               data_collator=collate_uint8, video_transform=VideoBatchTransform(MEAN, STD, 32))
+    trainer = VideoTrainer(model=VideoMAEForVideoClassification(config), args=args, train_dataset=dataset,
+                           data_collator=collate_uint8, video_transform=VideoBatchTransform(MEAN, STD, 32))
     trainer.model.eval()
     inputs = trainer._prepare_inputs(collate_uint8(dataset))
     assert inputs["pixel_values"].shape == (2, 4, 3, 32, 32)
@@ -165,3 +166,17 @@ def test_benchmark_modules_import_and_the_data_benchmark_prints_a_ratio():
     assert run.returncode == 0, run.stderr
     last = run.stdout.strip().splitlines()[-1]
     assert last.startswith("fast / guide:") and last.endswith("x"), run.stdout
+
+
+def test_clips_of_different_sizes_travel_as_a_list_and_come_out_as_one_batch():
+    examples = [{"pixel_values": random_frames(1, height=h, width=w)[0], "labels": i}
+                for i, (h, w) in enumerate([(48, 64), (64, 48), (61, 97)])]
+    batch = collate_uint8(examples)
+    assert isinstance(batch["pixel_values"], list) and batch["labels"].tolist() == [0, 1, 2]
+    transform = VideoBatchTransform(MEAN, STD, 32)
+    for train in (True, False):
+        out = transform(batch["pixel_values"], train=train)
+        assert out.shape == (3, 4, 3, 32, 32)
+    # one by one, the same as each clip alone
+    alone = transform(examples[2]["pixel_values"].unsqueeze(0), train=False)
+    torch.testing.assert_close(transform(batch["pixel_values"], train=False)[2:], alone)
