@@ -1,10 +1,13 @@
 """The tutorial command end to end on the smoke preset, and what it must never leak or change."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from helpers.config import get_preset
 from helpers.train import run_training
@@ -14,8 +17,9 @@ FAKE_TOKEN = "hf_FakeTokenForTheLeakTest1234567890abcd"
 
 
 def test_the_tutorial_leaves_notebooks_gifs_plots_and_a_model_and_never_the_token(tmp_path):
+    # the fast input pipeline here; nbmake runs the notebooks with the smoke preset's own, PyTorchVideo's
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path),
-           "HF_TOKEN": FAKE_TOKEN}
+           "HF_TOKEN": FAKE_TOKEN, "VC_PIPELINE": "fast"}
     result = subprocess.run([sys.executable, "-m", "helpers.tutorial", "--preset", "smoke"], env=env, cwd=PROJECT,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -29,10 +33,12 @@ def test_the_tutorial_leaves_notebooks_gifs_plots_and_a_model_and_never_the_toke
         if path.is_file():
             assert FAKE_TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
     assert FAKE_TOKEN not in result.stdout + result.stderr
+    assert "input pipeline: fast" in (out / "notebooks" / "03_train.ipynb").read_text()
 
 
-def test_the_same_seed_and_preset_give_the_same_metrics_twice(tmp_path):
-    preset = get_preset("smoke")
+@pytest.mark.parametrize("pipeline", ["pytorchvideo", "fast"])
+def test_the_same_seed_and_preset_give_the_same_metrics_twice(tmp_path, pipeline):
+    preset = dataclasses.replace(get_preset("smoke"), pipeline=pipeline)
     first = run_training(preset, tmp_path / "first")
     second = run_training(preset, tmp_path / "second")
     assert first == second
