@@ -1,4 +1,4 @@
-"""What the benchmarks share: UCF-shaped test files, the machine and versions, peak memory."""
+"""What the benchmarks share: UCF-shaped test files, the machine and versions, peak and current memory."""
 
 from __future__ import annotations
 
@@ -51,25 +51,49 @@ def device_line() -> str:
     return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), {gpu}"
 
 
-def peak_mb(pid: int | None = None) -> float:
-    """Peak resident memory (VmHWM) of a process in MiB; this process by default."""
+def _status_mb(field: str, pid: int | None) -> float | None:
+    """A memory field of /proc/<pid>/status (``VmHWM``, ``VmRSS``) in MiB; None where it cannot be read."""
     try:
         for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def peak_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a process in MiB; this process by default."""
+    mb = _status_mb("VmHWM", pid)
+    if mb is not None:
+        return mb
     if pid is None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return float("nan")
 
 
-def worker_peaks_mb() -> list[float]:
-    """Peak resident memory of this process's children (the loader workers), in MiB."""
+def rss_mb(pid: int | None = None) -> float:
+    """Current resident memory (VmRSS, not the peak) of a process in MiB; this process by default, NaN if unknown."""
+    mb = _status_mb("VmRSS", pid)
+    return float("nan") if mb is None else mb
+
+
+def child_pids() -> list[int]:
+    """This process's children (the loader workers), sorted by pid."""
     try:
         import psutil
 
         pids = [child.pid for child in psutil.Process().children(recursive=True)]
     except ImportError:
         pids = [int(p) for p in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()]
-    return [peak_mb(pid) for pid in pids]
+    return sorted(pids)
+
+
+def worker_peaks_mb() -> list[float]:
+    """Peak resident memory of this process's children (the loader workers), in MiB."""
+    return [peak_mb(pid) for pid in child_pids()]
+
+
+def worker_rss_mb() -> dict[int, float]:
+    """Current resident memory of this process's children (the loader workers), in MiB, by pid."""
+    return {pid: rss_mb(pid) for pid in child_pids()}

@@ -3,6 +3,11 @@
 Run ``python -m benchmarks.data`` (``--help`` for the knobs). Each pipeline runs in a fresh child process, so the
 peak memory figures are its own; warm-up batches (worker start, first files) are not timed. Both produce the
 same training ``pixel_values``: (8, 16, 3, 224, 224) float32, VideoMAE-base's shape.
+
+Memory: besides the peaks, the current resident memory (VmRSS) of the main process and of each loader worker is
+read right after the warm-up, about 20 times during the timed clips and after them; the first and last readings,
+the growth between them and the range of all are printed. A long run, e.g. ``--only fast --clips 2000``, shows
+whether the loader's memory grows.
 """
 
 from __future__ import annotations
@@ -27,14 +32,18 @@ from benchmarks.common import (
     device_line,
     make_files,
     peak_mb,
+    rss_mb,
     versions,
     worker_peaks_mb,
+    worker_rss_mb,
 )
 
 # a forever-repeating random order, so that the timed run never ends an epoch
 ENDLESS = 10**7
 # seconds a loader may wait for one batch before the run is called hung
 BATCH_TIMEOUT = 300
+# current-memory readings taken during the timed run, besides the ones after the warm-up and at the end
+RSS_READINGS = 20
 
 
 def guide_loader(root: Path, batch_size: int, workers: int, num_frames: int = NUM_FRAMES, size: int = SIZE):
@@ -89,19 +98,31 @@ def measure(name: str, root: Path, batch_size: int, workers: int, clips: int, wa
         multiprocessing.set_start_method(start_method, force=True)
         loader, finish = PIPELINES[name](root, batch_size, workers)
         batches = iter(loader)
+        pixel_values = None
         for _ in range(warmup):
-            finish(next(batches))
-        steps = -(-clips // batch_size)
-        start = time.perf_counter()
-        for _ in range(steps):
             pixel_values = finish(next(batches))
+        # current (not peak) resident memory after the warm-up, at about RSS_READINGS points of the timed run (under
+        # a millisecond each) and at its end; each reading holds one finished batch
+        readings = [(rss_mb(), worker_rss_mb())]
+        steps = -(-clips // batch_size)
+        every = max(1, steps // RSS_READINGS)
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            pixel_values = finish(next(batches))
+            if step % every == 0 and step < steps:
+                readings.append((rss_mb(), worker_rss_mb()))
         if pixel_values.is_cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
+        readings.append((rss_mb(), worker_rss_mb()))
         workers_mb = worker_peaks_mb()
         del batches  # stops the workers
+        # each process's readings in order: the main process first, then each worker by pid (NaN once it was gone)
+        pids = list(readings[0][1])
+        rss = [[main for main, _ in readings]] + [[w.get(pid, float("nan")) for _, w in readings] for pid in pids]
         results.put({"name": name, "clips_per_s": steps * batch_size / seconds, "shape": tuple(pixel_values.shape),
-                     "dtype": str(pixel_values.dtype), "main_mb": peak_mb(), "workers_mb": workers_mb})
+                     "dtype": str(pixel_values.dtype), "main_mb": peak_mb(), "workers_mb": workers_mb,
+                     "clips": steps * batch_size, "rss": rss})
     except BaseException as err:  # the parent reports it and exits non-zero
         results.put({"name": name, "error": f"{err.__class__.__name__}: {err}"})
 
@@ -124,11 +145,28 @@ def run_child(name: str, args, root: Path) -> dict:
     return result
 
 
+def memory_line(name: str, r: dict) -> str:
+    """Current RSS of each worker and of the main process after the warm-up and at the end, the growth, the range."""
+    def mib(values, fmt=".0f"):
+        return ", ".join(f"{v:{fmt}}" for v in values) or "none"
+
+    def ranges(rows):
+        return ", ".join(f"{min(row):.0f}-{max(row):.0f}" for row in rows) or "none"
+
+    main, workers = r["rss"][0], r["rss"][1:]
+    return (f"{name:5s}: worker RSS after warm-up {mib(w[0] for w in workers)} MiB; after {r['clips']} clips "
+            f"{mib(w[-1] for w in workers)} MiB (growth {mib((w[-1] - w[0] for w in workers), '+.0f')} MiB); "
+            f"main RSS {main[0]:.0f} -> {main[-1]:.0f} MiB ({main[-1] - main[0]:+.0f}); "
+            f"range over {len(main)} readings: workers {ranges(workers)} MiB, main {ranges([main])} MiB")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=32, help="UCF-shaped files to generate (default 32)")
     parser.add_argument("--seconds", type=float, default=7.0, help="length of each file (default 7)")
-    parser.add_argument("--clips", type=int, default=160, help="clips to time per pipeline (default 160)")
+    parser.add_argument("--clips", type=int, default=160,
+                        help="clips to time per pipeline (default 160); a long run, e.g. --clips 2000 --only fast, "
+                        "shows whether the workers' resident memory grows")
     parser.add_argument("--batch", type=int, default=8, help="batch size (default 8, the guide's)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="loader workers (default: CPUs)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed batches first (default 2 per worker, >= 2)")
@@ -160,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:5s}: {r['clips_per_s']:6.1f} clips/s, {r['clips_per_s'] / (os.cpu_count() or 1):5.1f} "
                   f"per core; pixel_values {r['shape']} {r['dtype']}; peak RSS main {r['main_mb']:.0f} MiB, "
                   f"workers {workers} MiB")
+            print(memory_line(name, r))
             sys.stdout.flush()
     if len(results) == 2:
         print(f"fast / guide: {results['fast']['clips_per_s'] / results['guide']['clips_per_s']:.1f}x")
