@@ -1,7 +1,10 @@
 """Learning tests: the cpu preset really learns, and only by using the order of the frames.
 
-Minutes each, so not part of `make test`: run them with `make test-learning`.
+Minutes each, so not part of `make test`: run them with `make test-learning`. The normal run is made with both
+input pipelines: the guide's PyTorchVideo one and helpers.fast.
 """
+
+import dataclasses
 
 import pytest
 
@@ -16,8 +19,9 @@ def preset():
     return get_preset("cpu")
 
 
-def test_the_cpu_preset_reaches_95_percent_per_video(preset, tmp_path):
-    metrics = run_training(preset, tmp_path / "normal")
+@pytest.mark.parametrize("pipeline", ["pytorchvideo", "fast"])
+def test_the_cpu_preset_reaches_95_percent_per_video(preset, tmp_path, pipeline):
+    metrics = run_training(dataclasses.replace(preset, pipeline=pipeline), tmp_path / "normal")
     print("normal run:", metrics)
     assert metrics["test videos"] >= 100
     assert metrics["test accuracy per video"] >= 0.95
