@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.transforms import scale_range
-from helpers.video import VideoError, open_video
+from helpers.video import VideoError, open_video, to_rgb
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
 SEEK_AFTER_SECONDS = 1.0
@@ -75,7 +75,7 @@ def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, i
     pending = sorted(set(indices))
     kept: dict[int, np.ndarray] = {}
     frame = None
-    resize = {"height": size[0], "width": size[1]} if size else {}
+    height, width = size or (None, None)
     with open_video(path) as (container, stream):
         start, time_base = stream.start_time or 0, float(stream.time_base)
         seek = seek and first / fps >= SEEK_AFTER_SECONDS
@@ -91,14 +91,14 @@ def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, i
             seek = False
             if pending and pending[0] <= index:
                 # a frame missing from the stream is stood in for by the next one
-                array = frame.to_ndarray(format="rgb24", **resize)
+                array = to_rgb(frame, height, width)
                 while pending and pending[0] <= index:
                     kept[pending.pop(0)] = array
             if not pending:
                 break
         if pending and frame is not None:
             # frames past the end (the header over-reported the length) repeat the last one
-            array = frame.to_ndarray(format="rgb24", **resize)
+            array = to_rgb(frame, height, width)
             kept.update(dict.fromkeys(pending, array))
     if frame is None:
         raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")

@@ -11,8 +11,20 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+# One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
+# (about 0.4 ms for 320x240); a shared reformatter keeps its context while sizes and formats stay the same (about
+# 0.08 ms), with the same pixels.
+_REFORMATTER = VideoReformatter()
+
+
+def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = None) -> np.ndarray:
+    """One decoded frame as (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
+    return _REFORMATTER.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
 
 
 class VideoError(ValueError):
@@ -89,7 +101,7 @@ def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
     with open_video(path) as (container, stream):
         for i, frame in enumerate(container.decode(stream)):
             if wanted is None or i in wanted:
-                frames[i] = frame.to_ndarray(format="rgb24")
+                frames[i] = to_rgb(frame)
             if last is not None and i >= last:
                 break
     if not frames:
