@@ -5,6 +5,7 @@ Introduced in 01_load_data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +19,18 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
 
 # One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
 # (about 0.4 ms for 320x240); a shared reformatter keeps its context while sizes and formats stay the same (about
-# 0.08 ms), with the same pixels.
-_REFORMATTER = VideoReformatter()
+# 0.08 ms), with the same pixels. Per process: a swscale context can hold worker threads, and one inherited
+# through fork() (a DataLoader worker) would wait for threads that do not exist there. The inherited one is kept,
+# never used or freed (freeing it would wait for those threads too).
+_REFORMATTERS: dict[int, VideoReformatter] = {}
 
 
 def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = None) -> np.ndarray:
     """One decoded frame as (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
-    return _REFORMATTER.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+    reformatter = _REFORMATTERS.get(os.getpid())
+    if reformatter is None:
+        reformatter = _REFORMATTERS[os.getpid()] = VideoReformatter()
+    return reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
 
 
 class VideoError(ValueError):

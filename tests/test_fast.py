@@ -180,3 +180,17 @@ def test_clips_of_different_sizes_travel_as_a_list_and_come_out_as_one_batch():
     # one by one, the same as each clip alone
     alone = transform(examples[2]["pixel_values"].unsqueeze(0), train=False)
     torch.testing.assert_close(transform(batch["pixel_values"], train=False)[2:], alone)
+
+
+def test_forked_loader_workers_decode_after_the_parent_did(tmp_path):
+    # swscale keeps worker threads in its context: a context inherited through fork() would wait for them forever
+    videos = []
+    for i, (height, width) in enumerate([(240, 320), (61, 97), (320, 240)]):
+        videos.append(tmp_path / f"v_{i}.avi")
+        write_video(videos[-1], np.random.default_rng(i).integers(0, 255, (40, height, width, 3), dtype=np.uint8))
+    dataset = FastVideoDataset(videos, [0, 1, 2], NUM_FRAMES, CLIP_SECONDS, train=False, short_side=120)
+    for item in dataset:  # the parent decodes and converts first, every size
+        assert item["pixel_values"].dtype == torch.uint8
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=2, timeout=60,
+                                         multiprocessing_context="fork", collate_fn=collate_uint8)
+    assert len(list(loader)) == len(dataset)
