@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from helpers.transforms import scale_range
+from helpers.transforms import frame_size, scale_range
 from helpers.video import VideoError, open_video, to_rgb
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
@@ -237,9 +237,7 @@ class VideoBatchTransform(torch.nn.Module):
     @classmethod
     def from_processor(cls, image_processor, hflip: float = 0.5) -> VideoBatchTransform:
         """Mean, std and size from the image processor, as ``helpers.transforms.build_transforms`` reads them."""
-        size = image_processor.size
-        side = size["shortest_edge"] if "shortest_edge" in size else size["height"]
-        return cls(image_processor.image_mean, image_processor.image_std, side, hflip)
+        return cls(image_processor.image_mean, image_processor.image_std, frame_size(image_processor), hflip)
 
     def forward(self, frames: torch.Tensor | list[torch.Tensor], train: bool | None = None) -> torch.Tensor:
         if isinstance(frames, (list, tuple)):  # clips of different sizes: one at a time, then stacked

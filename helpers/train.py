@@ -29,7 +29,7 @@ from helpers.data import class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, pick_device
-from helpers.transforms import build_transforms, scale_range
+from helpers.transforms import build_transforms, frame_size, scale_range
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 
@@ -166,15 +166,13 @@ def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_fram
     guide's transforms to whole batches on the device. Training draws one random clip per video and epoch, as
     the guide's "random" sampler; val and test cut every video into consecutive clips, as its "uniform" one."""
     label2id, _ = label_maps(class_names(root))
-    size = image_processor.size
-    side = size["shortest_edge"] if "shortest_edge" in size else size["height"]
     datasets = {}
     for split in ("train", "val", "test"):
         paths, labels = labelled_videos(root, split, label2id, clip_seconds=preset.clip_duration)
         datasets[split] = FastVideoDataset(
             paths, labels, preset.num_frames, preset.clip_duration, train=split == "train",
             # frames arrive with their short side at most the largest the augmentation scales to
-            short_side=scale_range(side)[1], shuffle_frames=shuffle_frames,
+            short_side=scale_range(frame_size(image_processor))[1], shuffle_frames=shuffle_frames,
         )
     return datasets
 

@@ -42,12 +42,17 @@ def scale_range(size: int) -> tuple[int, int]:
     return round(size * 256 / 224), round(size * 320 / 224)
 
 
+def frame_size(image_processor) -> int:
+    """The square side the model takes, from the image processor (``shortest_edge`` or ``height``)."""
+    size = image_processor.size
+    return size["shortest_edge"] if "shortest_edge" in size else size["height"]
+
+
 def build_transforms(image_processor, num_frames: int, hflip: float = 0.5,
                      shuffle_frames: bool = False) -> tuple[Compose, Compose]:
     """The train and val/test transforms of the guide, driven by the image processor's mean, std and size."""
     mean, std = image_processor.image_mean, image_processor.image_std
-    size = image_processor.size
-    height = width = size["shortest_edge"] if "shortest_edge" in size else size["height"]
+    height = width = frame_size(image_processor)
     control = [ShuffleFrames()] if shuffle_frames else []
     low, high = scale_range(height)
     train = Compose([
