@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from helpers import synthetic
 from helpers.config import DATA_DIR, Preset, describe
-from helpers.video import VIDEO_SUFFIXES, VideoError, video_info
+from helpers.video import VIDEO_SUFFIXES, VideoError, check_file, video_info
 
 SPLITS = ("train", "val", "test")
 HUB_REPO = "sayakpaul/ucf101-subset"
@@ -209,8 +209,8 @@ _INFO_CACHE: dict[tuple[str, int, int], dict] = {}
 
 
 def _checked_info(path: Path) -> dict:
-    stat = Path(path).stat() if Path(path).is_file() else None
-    key = (str(path), stat.st_size, stat.st_mtime_ns) if stat else None
+    stat = check_file(path).stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _INFO_CACHE:
         info = video_info(path)
         decoded, announced = info["frames"], info["header_frames"]
@@ -218,8 +218,6 @@ def _checked_info(path: Path) -> dict:
             raise VideoError(
                 f"{path}: truncated: only {decoded} of its {announced} frames decode. Copy it again or remove it."
             )
-        if key is None:
-            return info
         _INFO_CACHE[key] = info
     return _INFO_CACHE[key]
 
@@ -239,13 +237,14 @@ def labelled_videos(root: Path, split: str, label2id: dict[str, int],
         warnings.warn(
             f"Skipping {len(bad)} of {len(paths)} files in {Path(root) / split} that are not usable videos "
             f"(the README's troubleshooting table says what each message means):\n  {shown}", stacklevel=2)
-    unknown = sorted({info["path"].parent.name for info in good} - set(label2id))
+    found = {info["path"].parent.name for info in good}
+    unknown = sorted(found - set(label2id))
     if unknown:
         raise DataError(
             f"{Path(root) / split} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
             "Every split needs the same class folders."
         )
-    empty = sorted(set(label2id) - {info["path"].parent.name for info in good})
+    empty = sorted(set(label2id) - found)
     if empty:
         raise DataError(
             f"{Path(root) / split}: no usable video left in the class folder(s) {empty}. Add videos there "
