@@ -4,12 +4,19 @@ Introduced in 01_load_data. Pick a preset with the environment variable ``PRESET
 (``smoke``, ``cpu`` or ``full``); override a single knob with ``VC_<NAME>``, for
 example ``VC_NUM_EPOCHS=2`` or ``VC_PIPELINE=fast``. A preset changes values only; the one value that picks code
 is ``pipeline``, the training input pipeline (the guide's PyTorchVideo one, or ``helpers.fast``).
+
+``get_preset`` checks every value (``validate``) before any data or model work starts: a misspelt ``VC_*`` name or
+a value VideoMAE cannot use (``VC_NUM_FRAMES=7``) is a ValueError that names it and the values that work.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +24,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_PRESET = "cpu"
 PIPELINES = ("pytorchvideo", "fast")
+DATASETS = ("synthetic", "hub")
+TUBELET_SIZE = 2  # helpers.model builds VideoMAE with tubelet_size=2, as VideoMAE-base has: frames go in pairs
+MAX_WORKERS = 64  # loader processes: more is never useful on one machine, and each holds decoded clips
+SEED_LIMIT = 2**32  # NumPy's seed range (the Trainer seeds NumPy with ``seed``)
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")  # a Hub repository name
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,14 @@ class Preset:
 
     @property
     def output_dir(self) -> Path:
-        """Where executed notebooks, GIFs, plots and the model go."""
-        return Path(os.environ.get("TUTORIAL_OUTPUT", PROJECT_ROOT / "outputs")) / self.name
+        """Where executed notebooks, GIFs, plots and the model go: ``$TUTORIAL_OUTPUT/<preset>``, by default
+        ``outputs/<preset>`` in the project.
+
+        A relative ``TUTORIAL_OUTPUT`` is taken from the project root (the folder of the Makefile), not from the
+        current folder: the notebooks run inside ``notebooks/`` and the script wherever it is started, and all of
+        them must write to and read from the same place."""
+        base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
+        return PROJECT_ROOT / base / self.name  # an absolute base stays as it is
 
     @property
     def model_dir(self) -> Path:
@@ -109,15 +127,39 @@ PRESETS: dict[str, Preset] = {
 
 
 def _cast(text: str, like: object) -> object:
+    """``text`` as the type of ``like``; ValueError if it does not parse."""
     if isinstance(like, bool):
-        if text.lower() not in {"1", "0", "true", "false", "yes", "no"}:
-            raise ValueError(f"expected true/false, got {text!r}")
-        return text.lower() in {"1", "true", "yes"}
+        if text.strip().lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise ValueError(text)
+        return text.strip().lower() in {"1", "true", "yes"}
     return type(like)(text)
 
 
+def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One message per ``VC_*`` environment variable that is not a setting, naming the closest one."""
+    environ = os.environ if environ is None else environ
+    known = {f"VC_{field.name.upper()}" for field in dataclasses.fields(Preset) if field.name != "name"}
+    messages = []
+    for key in sorted(environ):
+        if not key.upper().startswith("VC_") or key in known:
+            continue
+        if key.upper() in ("VC_NAME", "VC_PRESET"):
+            messages.append(f"{key}={environ[key]}: the preset is chosen with PRESET ({', '.join(PRESETS)}), "
+                            f"not {key}; unset {key}")
+            continue
+        # compare the names without their common prefix, which would make any two look alike
+        close = difflib.get_close_matches(key.upper()[3:], sorted(k[3:] for k in known), n=1, cutoff=0.6)
+        hint = f"did you mean VC_{close[0]}?" if close else f"the settings are {', '.join(sorted(known))}"
+        messages.append(f"{key}={environ[key]}: {key} is not a setting, so it would be ignored; {hint} "
+                        f"(unset {key} if it is meant for something else)")
+    return messages
+
+
 def get_preset(name: str | None = None) -> Preset:
-    """Return the preset called ``name`` (default: $PRESET or "cpu"), with $VC_* overrides."""
+    """Return the preset called ``name`` (default: $PRESET or "cpu"), with $VC_* overrides, checked by ``validate``.
+
+    Raises ValueError, naming the variable, its value and the values that work, for an unknown ``VC_*`` name (with
+    the closest setting), a value that does not parse, or one that VideoMAE or the pipelines cannot use."""
     name = name or os.environ.get("PRESET") or DEFAULT_PRESET
     if name not in PRESETS:
         raise ValueError(
@@ -125,18 +167,180 @@ def get_preset(name: str | None = None) -> Preset:
             f"(set PRESET=cpu, or pass --preset cpu)."
         )
     preset = PRESETS[name]
-    changes = {}
+    problems = unknown_settings()
+    changes, sources = {}, {}
     for field in dataclasses.fields(preset):
         env = f"VC_{field.name.upper()}"
         if field.name != "name" and env in os.environ:
+            sources[field.name] = f"{env}={os.environ[env]}"
             try:
                 changes[field.name] = _cast(os.environ[env], getattr(preset, field.name))
-            except ValueError as err:
-                raise ValueError(f"{env}={os.environ[env]!r} is not a valid {field.name}: {err}") from None
+            except ValueError:
+                value = getattr(preset, field.name)
+                example = "" if isinstance(value, bool) else f", like {value}"
+                problems.append(f"{sources[field.name]}: {field.name} must be {_type_word(field.name)}{example}")
     preset = dataclasses.replace(preset, **changes)
-    if preset.pipeline not in PIPELINES:
-        raise ValueError(f"Unknown pipeline {preset.pipeline!r}: use one of {', '.join(PIPELINES)} (VC_PIPELINE).")
+    return validate(preset, sources=sources, problems=problems)
+
+
+# --- checks ----------------------------------------------------------------------------------------------------
+
+def _type_word(field_name: str) -> str:
+    default = getattr(Preset("_"), field_name)
+    if isinstance(default, bool):
+        return "true or false (1/0, yes/no)"
+    return {int: "a whole number", float: "a number", str: "text"}[type(default)]
+
+
+def _multiples(value: int, step: int, minimum: int) -> str:
+    """The nearest values that are multiples of ``step`` and at least ``minimum``: "6 or 8", or "16"."""
+    below = value // step * step
+    above = below + step
+    if below >= minimum and below != value:
+        return f"{below} or {above}"
+    return str(max(above, minimum))
+
+
+def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Preset:
+    """Check every value of ``preset`` against what VideoMAE, the pipelines and the generator need; return it.
+
+    ``get_preset`` calls it; call it too on a preset made with ``dataclasses.replace``. Raises ValueError with one
+    line per problem, naming the value (``sources`` maps a field to the ``VC_*=value`` it came from) and the
+    values that work."""
+    from helpers.synthetic import FPS, PAIRS  # imported here: the config stays light to import
+
+    sources = dict(sources or {})
+    problems = list(problems or [])  # found before, e.g. values that did not parse (the preset kept its own)
+
+    def label(*names: str) -> str:
+        # name the value the user set if there is one, else the preset's own
+        for name in names:
+            if name in sources:
+                return sources[name]
+        return f"{names[0]}={getattr(preset, names[0])!r} (preset {preset.name!r})"
+
+    def bad(names: str | tuple[str, ...], message: str) -> None:
+        names = (names,) if isinstance(names, str) else names
+        problems.append(f"{label(*names)}: {message}")
+
+    # types first: a preset made with dataclasses.replace can hold anything
+    typed = True
+    for field in dataclasses.fields(Preset):
+        value, default = getattr(preset, field.name), getattr(Preset("_"), field.name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            typed = False
+            bad(field.name, f"{field.name} must be {_type_word(field.name)}, not {type(value).__name__}")
+    if not typed:
+        raise ValueError(_summary(problems))
+
+    p = preset
+
+    def at_least(name: str, minimum: int, why: str, example: int | None = None) -> bool:
+        value = getattr(p, name)
+        if value >= minimum:
+            return True
+        bad(name, f"{name} must be at least {minimum} ({why}); use {minimum} or more"
+                  + (f", e.g. {example}" if example else ""))
+        return False
+
+    def finite(name: str) -> bool:
+        if math.isfinite(getattr(p, name)):
+            return True
+        bad(name, f"{name} must be a finite number")
+        return False
+
+    # data
+    if p.dataset not in DATASETS:
+        bad("dataset", "dataset must be 'synthetic' (the built-in dataset, offline) or 'hub' (the UCF-101 subset "
+                       "from the Hugging Face Hub)")
+    if not 1 <= p.num_pairs <= len(PAIRS):
+        bad("num_pairs", f"num_pairs must be between 1 and {len(PAIRS)} (the synthetic generator has "
+                         f"{len(PAIRS)} pairs of twin classes); use 1 to {len(PAIRS)}")
+    for name in ("train_groups", "val_groups", "test_groups"):
+        at_least(name, 1, "every split needs videos of every class")
+    at_least("clips_per_group", 1, "a group is one scene filmed in several clips")
+    shortest = 1 / FPS
+    if finite("min_seconds") and p.min_seconds < shortest:
+        bad("min_seconds", f"min_seconds must be at least {shortest:g} (one frame at {FPS} fps); "
+                           f"use {shortest:g} or more, e.g. 2.0")
+    elif finite("max_seconds") and p.max_seconds < p.min_seconds:
+        bad(("max_seconds", "min_seconds"),
+            f"min_seconds ({p.min_seconds:g}) must not exceed max_seconds ({p.max_seconds:g}): they bound the "
+            f"lengths of the synthetic videos; use e.g. min_seconds={min(p.min_seconds, p.max_seconds):g} and "
+            f"max_seconds={max(p.min_seconds, p.max_seconds):g}")
+    for name in ("data_seed", "seed"):
+        if not 0 <= getattr(p, name) < SEED_LIMIT:
+            bad(name, f"{name} must be between 0 and {SEED_LIMIT - 1} (NumPy's seed range); use e.g. 0 or 42")
+
+    # model
+    if not p.model.strip():
+        bad("model", "model must be 'scratch' (a small VideoMAE from a config), a Hub name such as "
+                     "MCG-NJU/videomae-base, or a folder written by save_pretrained")
+    if p.num_frames < TUBELET_SIZE or p.num_frames % TUBELET_SIZE:
+        bad("num_frames", f"num_frames must be a positive multiple of the tubelet size {TUBELET_SIZE} "
+                          f"(VideoMAE packs frames in pairs); use "
+                          f"{_multiples(p.num_frames, TUBELET_SIZE, TUBELET_SIZE)}")
+    if at_least("patch_size", 1, "VideoMAE cuts each frame into patch_size x patch_size squares", 16):
+        if p.image_size < p.patch_size or p.image_size % p.patch_size:
+            bad(("image_size", "patch_size"),
+                f"image_size must be a multiple of patch_size {p.patch_size} (VideoMAE cuts each frame into "
+                f"{p.patch_size}x{p.patch_size} patches and would drop the rest); use "
+                f"{_multiples(p.image_size, p.patch_size, p.patch_size)}")
+    at_least("num_layers", 1, "the model needs at least one transformer layer")
+    if at_least("num_heads", 1, "attention needs at least one head") and at_least(
+            "hidden_size", 1, "the width of the model", 128):
+        if p.hidden_size % p.num_heads:
+            bad(("hidden_size", "num_heads"),
+                f"hidden_size must be a multiple of num_heads {p.num_heads} (each attention head gets an equal "
+                f"share of it); use {_multiples(p.hidden_size, p.num_heads, p.num_heads)}")
+
+    # sampling
+    at_least("sample_rate", 1, "a clip takes every sample_rate-th frame")
+    at_least("fps", 1, "frames per second of the videos, for the clip duration", 25)
+    if not (math.isfinite(p.hflip) and 0 <= p.hflip <= 1):
+        bad("hflip", "hflip is a probability: it must be between 0 and 1; use 0 (no flipping) to 0.5")
+
+    # training
+    at_least("batch_size", 1, "clips per training step", 8)
+    at_least("num_epochs", 1, "passes over the training videos", 4)
+    if not (math.isfinite(p.learning_rate) and p.learning_rate > 0):
+        bad("learning_rate", "learning_rate must be a finite number above 0; use e.g. 5e-5 (fine-tuning) or 3e-4 "
+                             "(from scratch)")
+    if not (math.isfinite(p.warmup) and p.warmup >= 0) or (p.warmup >= 1 and p.warmup != int(p.warmup)):
+        bad("warmup", "warmup must be a fraction of the training steps below 1 (e.g. 0.1) or a whole number of "
+                      "steps (e.g. 10), and not negative")
+    if not (math.isfinite(p.weight_decay) and p.weight_decay >= 0):
+        bad("weight_decay", "weight_decay must be a finite number, 0 or more; use e.g. 0 or 0.05")
+    if not -1 <= p.num_workers <= MAX_WORKERS:
+        bad("num_workers", f"num_workers must be -1 (one loader process per core, up to 8), 0 (load in the "
+                           f"training process) or 1 to {MAX_WORKERS}")
+    if p.pipeline not in PIPELINES:
+        bad("pipeline", f"pipeline must be one of {', '.join(PIPELINES)} (the guide's PyTorchVideo input "
+                        "pipeline, or helpers.fast)")
+
+    # evaluation and upload
+    at_least("eval_clips", 1, "clips per test video in the per-video evaluation", 5)
+    at_least("eval_crops", 1, "crops per clip in the per-video evaluation; 1 or 3 are usual")
+    if p.hub_model_id and not (len(p.hub_model_id) <= 96 and REPO_ID.fullmatch(p.hub_model_id)):
+        bad("hub_model_id", "hub_model_id must be a Hub repository name like <you>/<name> (letters, digits, "
+                            "'-', '_' and '.'), or empty")
+    if problems:
+        raise ValueError(_summary(problems))
     return preset
+
+
+def _summary(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} settings need fixing:\n  " + "\n  ".join(problems)
 
 
 def describe(preset: Preset) -> str:
