@@ -1,36 +1,74 @@
 # The two commands of the README: `make tutorial` and `make test`. Both set up .venv first if needed.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
+# PYTHON=/path/to/python3.12 builds .venv with that Python; unset, tools/find_python.sh picks the newest of 3.11-3.13
+export PYTHON
+# AUTO_INSTALL=no: never run apt-get, even as root (which installs python3.X-venv and ffmpeg when they are missing)
+AUTO_INSTALL ?= yes
+export AUTO_INSTALL
+# TORCH=cpu (Linux): PyTorch's CPU-only wheels from its own index, about 4.5 GB less than PyPI's CUDA build.
+# Not exercised by CI (that index is not reachable from the machines this project is tested on).
+TORCH ?=
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# requirements.txt's torch and torchvision pins with the CPU builds' label: torch==2.14.1+cpu torchvision==0.29.2+cpu
+TORCH_CPU_PINS = $(shell sed -nE 's/^(torch|torchvision)==([^ ]+)$$/\1==\2+cpu/p' requirements.txt)
+IS_ROOT := $(filter 0,$(shell id -u))
 
-.PHONY: setup ffmpeg tutorial test test-learning lint lab clean
+.PHONY: setup check-python check-ffmpeg git-filter tutorial test test-learning lint lab clean
 
-setup: $(STAMP) ffmpeg
+setup: $(STAMP)
+	@tools/check_ffmpeg.sh $(PY)
+ifeq ($(TORCH),cpu)
+	@$(PY) -c "import importlib.metadata as m, sys; sys.exit('+cpu' not in m.version('torch'))" || { \
+	  echo "$(VENV) already holds PyTorch's default build. For the CPU-only one: rm -rf $(VENV) && make setup TORCH=cpu"; exit 1; }
+endif
 
+# An existing .venv of a supported Python is kept (pip updates it when requirements.txt changes); one of another
+# Python, or none, is (re)made with the Python tools/find_python.sh picks.
 $(STAMP): requirements.txt pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed: install python3.11 (apt-get install python3.11 python3.11-venv)"; exit 1; }
-	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
-	  else echo "Cannot create a virtual environment: run 'sudo apt-get install python3-venv' and try again."; exit 1; fi; }
-	$(PY) -m pip install --upgrade --quiet pip
+ifneq ($(filter-out cpu,$(TORCH)),)
+	@echo "TORCH=$(TORCH): only TORCH=cpu (or nothing, for the tested default) is known"; exit 1
+endif
+ifeq ($(TORCH),cpu)
+	@[ "$$(uname -s)" = Linux ] || { echo "TORCH=cpu is for Linux: PyPI's torch for $$(uname -s) is already CPU-only. Run make setup"; exit 1; }
+endif
+	@if ! $(PY) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))' 2>/dev/null; then \
+	  python=$$(tools/find_python.sh) || exit 1; \
+	  echo "Creating $(VENV) with $$python ($$($$python -V 2>&1))"; \
+	  $$python -m venv --clear $(VENV) 2>/dev/null || { \
+	    venv_package=python$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv; \
+	    if [ -n "$(IS_ROOT)" ] && [ "$(AUTO_INSTALL)" != no ] && command -v apt-get >/dev/null; then \
+	      echo "Installing $$venv_package (apt-get) ..."; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$venv_package >/dev/null \
+	        && $$python -m venv --clear $(VENV); \
+	    else echo "$$python cannot create a virtual environment. On Debian/Ubuntu: sudo apt-get install $$venv_package"; \
+	      exit 1; fi; }; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+ifeq ($(TORCH),cpu)
+	$(PY) -m pip install --quiet --no-deps --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU_PINS)
+endif
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	@$(MAKE) --no-print-directory git-filter
 	@touch $@
 
-# torchcodec (used by pipeline("video-classification")) needs FFmpeg's shared libraries
-ffmpeg:
-	@if ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing FFmpeg's libraries (apt-get install ffmpeg) ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
-	else \
-	  echo "FFmpeg's shared libraries are missing. Install them: sudo apt-get install ffmpeg (Debian/Ubuntu)," \
-	       "brew install ffmpeg (macOS) or conda install -c conda-forge ffmpeg."; exit 1; \
-	fi
+# Python for .venv: prints the one `make setup` would use, or refuses with what to install
+check-python:
+	@python=$$(tools/find_python.sh) && echo "$$python ($$($$python -V 2>&1))"
+
+check-ffmpeg:
+	@tools/check_ffmpeg.sh $(PY)
+
+# Notebooks are committed without outputs: in a git checkout, `git add` passes them through nbstripout
+# (.gitattributes routes *.ipynb to this filter), so what a learner saves in JupyterLab stays out of commits
+git-filter:
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean '"$(abspath $(PY))" -m nbstripout --keep-id' && \
+	  git config filter.nbstripout.smudge cat; fi
 
 tutorial: setup
 	TQDM_MININTERVAL=5 $(PY) -m helpers.tutorial --preset $(PRESET)
@@ -45,8 +83,11 @@ test-learning: setup
 lint: setup
 	$(VENV)/bin/ruff check helpers tests notebooks benchmarks
 
+# JupyterLab on the whole project, so that the results in outputs/ open too; its file browser starts in notebooks/.
+# LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port 8890"
 lab: setup
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --FileContentsManager.preferred_dir=notebooks \
+	  $(if $(IS_ROOT),--allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf outputs
