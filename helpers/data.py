@@ -46,12 +46,22 @@ def get_dataset(preset: Preset) -> Path:
 
 
 def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
-    """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``."""
-    from huggingface_hub import hf_hub_download
+    """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``.
 
+    Safe with several processes at once (training processes, two runs): one downloads and extracts under a lock,
+    the others wait and reuse what it extracted."""
     root = Path(data_dir) / "UCF101_subset"
     if (root / ".complete").exists():
         return root
+    with synthetic.folder_lock(root, "downloading and extracting"):
+        if (root / ".complete").exists():
+            return root  # another process did it while this one waited
+        return _download_and_extract(Path(data_dir), root)
+
+
+def _download_and_extract(data_dir: Path, root: Path) -> Path:
+    from huggingface_hub import hf_hub_download
+
     archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
     if not verify_download(archive):
         print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
@@ -59,7 +69,7 @@ def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
                                        force_download=True))
         if not verify_download(archive):
             raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
-    safe_extract(archive, Path(data_dir))
+    safe_extract(archive, data_dir)
     if not root.is_dir():
         raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
     (root / ".complete").write_text(f"extracted from {HUB_REPO}/{HUB_FILE}\n")

@@ -8,10 +8,14 @@ only tell them apart by the order of the frames.
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from helpers.video import write_video
@@ -116,22 +120,91 @@ def plan(preset) -> list[tuple[str, str, int, int, int]]:
     return rows
 
 
+MARKER = ".complete"  # written last, listing the files: a folder with it is a finished dataset
+
+
+@contextmanager
+def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
+    """Hold an exclusive lock on ``<folder>.lock`` while one process writes ``folder``; yield the lock file.
+
+    Another process (a second training process, a second run) waits, then finds the work done. The lock is the
+    operating system's (``flock``): it goes with the process that holds it, so one that was killed leaves nothing
+    stuck. Also used by ``helpers.data.download_ucf101_subset``."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder.with_name(folder.name + ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"Waiting for another process that is {doing} {folder} (it holds {lock.lock_file}) ...", flush=True)
+        lock.acquire()
+    try:
+        yield Path(lock.lock_file)
+    finally:
+        lock.release()
+
+
+def _foreign_files(root: Path) -> list[Path]:
+    """The files under ``root`` that the generator did not write: all of them unless its marker lists them."""
+    marker = root / MARKER
+    listed = set(marker.read_text().splitlines()[1:]) if marker.is_file() else set()
+    old_names = None
+    if marker.is_file() and not listed:  # a marker from before it listed the files: the generator's names count
+        names = "|".join(re.escape(name) for pair in PAIRS for name in pair)
+        old_names = re.compile(rf"(train|val|test)/({names})/v_\2_g\d+_c\d+\.avi")
+    foreign = []
+    for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
+        relative = path.relative_to(root).as_posix()
+        if not (path == marker or relative in listed or (old_names and old_names.fullmatch(relative))):
+            foreign.append(path)
+    return foreign
+
+
+def _make_room(root: Path) -> None:
+    """Remove ``root`` before writing a new dataset there, only if it holds nothing but the generator's files."""
+    if not root.exists() and not root.is_symlink():
+        return
+    if not root.is_dir() or root.is_symlink():
+        raise FileExistsError(f"{root} is in the way of the built-in dataset and is not a folder it wrote: "
+                              "move or delete it, then run again.")
+    others = _foreign_files(root)
+    if others:
+        listed = "\n  ".join(str(p) for p in others[:5]) + (
+            f"\n  ... and {len(others) - 5} more" if len(others) > 5 else "")
+        why = ("holds files that the built-in dataset generator did not write" if (root / MARKER).is_file()
+               else f"is not a dataset the generator finished (no {MARKER} file) and is not empty")
+        raise FileExistsError(
+            f"{root} {why}, so it is left as it is:\n  {listed}\nYour own videos belong in a folder of your own "
+            f"(the same train/val/test layout, anywhere but {root}): move them there, or delete {root} yourself, "
+            "then run again."
+        )
+    shutil.rmtree(root)
+
+
 def generate(preset, root: Path, overwrite: bool = False) -> Path:
-    """Write the synthetic dataset of ``preset`` to ``root``; reuse it if it is complete."""
+    """Write the synthetic dataset of ``preset`` to ``root``; reuse it if it is complete.
+
+    Safe with several processes at once: the first writes (into ``<root>.partial``, renamed when done), the others
+    wait for it and reuse its dataset. It deletes only what it wrote itself: a folder at ``root`` holding other
+    files (your own videos) is refused with FileExistsError, never emptied."""
     root = Path(root)
-    marker = root / ".complete"
-    if marker.exists() and not overwrite:
+    if (root / MARKER).is_file() and not overwrite:
         return root
-    if root.exists():
-        shutil.rmtree(root)
-    rows = plan(preset)
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for index, (split, name, group, clip, frames) in enumerate(tqdm(rows, desc="synthetic videos", unit="video")):
-        # one generator per file: any file can be rebuilt alone, identically
-        rng = np.random.default_rng([preset.data_seed, index])
-        path = tmp / split / name / f"v_{name}_g{group:02d}_c{clip:02d}.avi"
-        write_video(path, make_clip(name, frames, rng), fps=FPS)
-    (tmp / ".complete").write_text(f"{len(rows)} videos\n")
-    tmp.rename(root)
+    with folder_lock(root, "generating"):
+        if (root / MARKER).is_file() and not overwrite:
+            return root  # another process made it while this one waited
+        _make_room(root)
+        rows = plan(preset)
+        # a run killed half-way left this; nobody else writes it, since we hold the lock
+        tmp = root.with_name(root.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        written = []
+        for index, (split, name, group, clip, frames) in enumerate(tqdm(rows, desc="synthetic videos", unit="video")):
+            # one generator per file: any file can be rebuilt alone, identically
+            rng = np.random.default_rng([preset.data_seed, index])
+            relative = f"{split}/{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
+            write_video(tmp / relative, make_clip(name, frames, rng), fps=FPS)
+            written.append(relative)
+        (tmp / MARKER).write_text(f"{len(rows)} videos\n" + "".join(f"{path}\n" for path in written))
+        tmp.rename(root)
     return root
