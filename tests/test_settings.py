@@ -2,6 +2,7 @@
 taken from the project root."""
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from helpers.config import PRESETS, PROJECT_ROOT, get_preset, validate
 @pytest.fixture(autouse=True)
 def no_settings_from_outside(monkeypatch):
     """Each test sets the VC_* variables it needs, and only those."""
-    for key in [k for k in __import__("os").environ if k.upper().startswith("VC_")]:
+    for key in [k for k in os.environ if k.upper().startswith("VC_")]:
         monkeypatch.delenv(key)
 
 
