@@ -155,8 +155,12 @@ def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
     return messages
 
 
-def get_preset(name: str | None = None) -> Preset:
+def get_preset(name: str | None = None, **values) -> Preset:
     """Return the preset called ``name`` (default: $PRESET or "cpu"), with $VC_* overrides, checked by ``validate``.
+
+    ``values`` that are not None replace the preset's (and the environment's): the notebooks pass the knobs of
+    their parameters cell this way, e.g. ``get_preset(PRESET, num_epochs=NUM_EPOCHS)`` with ``NUM_EPOCHS = None``
+    meaning "the preset's value".
 
     Raises ValueError, naming the variable, its value and the values that work, for an unknown ``VC_*`` name (with
     the closest setting), a value that does not parse, or one that VideoMAE or the pipelines cannot use."""
@@ -179,6 +183,15 @@ def get_preset(name: str | None = None) -> Preset:
                 value = getattr(preset, field.name)
                 example = "" if isinstance(value, bool) else f", like {value}"
                 problems.append(f"{sources[field.name]}: {field.name} must be {_type_word(field.name)}{example}")
+    fields = {field.name for field in dataclasses.fields(preset)} - {"name"}
+    for key, value in values.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            raise TypeError(f"get_preset() got {key}={value!r}, which is not a setting"
+                            + (f"; did you mean {close[0]}?" if close else ""))
+        if value is not None:
+            changes[key] = value
+            sources[key] = f"{key.upper()}={value!r} in the parameters cell"
     preset = dataclasses.replace(preset, **changes)
     return validate(preset, sources=sources, problems=problems)
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from helpers import synthetic
-from helpers.config import DATA_DIR, Preset, describe
+from helpers.config import DATA_DIR, Preset
 from helpers.video import VIDEO_SUFFIXES, VideoError, check_file, video_info
 
 SPLITS = ("train", "val", "test")
@@ -34,7 +34,6 @@ class DataError(ValueError):
 
 def get_dataset(preset: Preset) -> Path:
     """Return the root folder of the preset's dataset, downloading or generating it if needed."""
-    print(describe(preset))
     if preset.dataset == "hub":
         root = download_ucf101_subset(DATA_DIR)
     elif preset.dataset == "synthetic":

@@ -1,6 +1,7 @@
-"""The model and its image processor: a small VideoMAE from scratch or a pretrained checkpoint.
+"""The checkpoint fine-tuning starts from, the model and its image processor.
 
-Introduced in 02_preprocess_and_visualize (the image processor) and 03_train (the model).
+Introduced in 02_preprocess_and_visualize (the image processor) and 03_train (the model). The notebooks call
+``from_pretrained`` themselves, as the guide does; ``build_model`` is the same code for ``python -m helpers.train``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,16 @@ import os
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
+from transformers import (
+    AutoConfig,
+    VideoMAEConfig,
+    VideoMAEForPreTraining,
+    VideoMAEForVideoClassification,
+    VideoMAEImageProcessor,
+)
+from transformers.utils import logging as hf_logging
 
-from helpers.config import Preset
+from helpers.config import DATA_DIR, Preset
 
 
 def check_checkpoint(checkpoint: str) -> str:
@@ -26,12 +34,68 @@ def check_checkpoint(checkpoint: str) -> str:
     return checkpoint
 
 
-def build_processor(preset: Preset) -> VideoMAEImageProcessor:
-    """The image processor: its mean, std and size drive every transform of the series."""
+def scratch_config(preset: Preset) -> VideoMAEConfig:
+    """The small VideoMAE of the offline presets: the base model's architecture, fewer and narrower layers."""
+    return VideoMAEConfig(
+        image_size=preset.image_size, num_frames=preset.num_frames, patch_size=preset.patch_size, tubelet_size=2,
+        hidden_size=preset.hidden_size, num_hidden_layers=preset.num_layers,
+        num_attention_heads=preset.num_heads, intermediate_size=4 * preset.hidden_size, use_mean_pooling=True,
+        # the pretraining decoder (VideoMAEForPreTraining): narrower still, as in the paper
+        decoder_hidden_size=max(16, preset.hidden_size // 2), decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=max(1, preset.num_heads // 2),
+        decoder_intermediate_size=2 * preset.hidden_size,
+    )
+
+
+def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
+    """A checkpoint folder laid out like ``MCG-NJU/videomae-base`` (config, safetensors weights,
+    ``preprocessor_config.json``) holding a VideoMAE with *random* weights; written once per architecture and seed.
+
+    Offline there are no pretrained weights to download: this folder lets the notebooks load a checkpoint with the
+    guide's ``from_pretrained`` calls on every preset."""
+    name = (f"videomae-random-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
+            f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
+    folder = Path(folder or DATA_DIR / "checkpoints" / name)
+    if (folder / "config.json").is_file():
+        return folder
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    torch.manual_seed(preset.seed)
+    with _quiet_progress():
+        VideoMAEForPreTraining(scratch_config(preset)).save_pretrained(tmp)
+    size = preset.image_size
+    VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(tmp)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process wrote it first: theirs is the same
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+class _quiet_progress:
+    """Hide transformers' own progress bars (writing or loading a tiny checkpoint takes a blink)."""
+
+    def __enter__(self):
+        self.was_enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        if self.was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def base_checkpoint(preset: Preset) -> str:
+    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder), or for ``"scratch"`` a
+    folder with a randomly initialized VideoMAE (``scratch_checkpoint``)."""
     if preset.model == "scratch":
-        size = preset.image_size
-        return VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    return VideoMAEImageProcessor.from_pretrained(check_checkpoint(preset.model))
+        return str(scratch_checkpoint(preset))
+    return check_checkpoint(preset.model)
+
+
+def build_processor(preset: Preset) -> VideoMAEImageProcessor:
+    """The checkpoint's image processor: its mean, std and size drive every transform of the series."""
+    return VideoMAEImageProcessor.from_pretrained(base_checkpoint(preset))
 
 
 def pick_device() -> str:
@@ -41,6 +105,12 @@ def pick_device() -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def native_bf16() -> bool:
+    """True on a GPU that computes in bfloat16 natively (Ampere and later). ``torch.cuda.is_bf16_supported()``
+    alone also says True where bf16 is only emulated (T4, V100), where VideoMAE's Conv3d may lack a kernel."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 def loader_workers(preset: Preset) -> int:
@@ -65,25 +135,16 @@ def head_message(checkpoint: str, label2id: dict[str, int]) -> str:
     )
 
 
-def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str]):
-    """The model and its image processor: a small VideoMAE from scratch, or a checkpoint with a new head."""
-    processor = build_processor(preset)
-    if preset.model == "scratch":
-        size = preset.image_size
-        config = VideoMAEConfig(
-            image_size=size, num_frames=preset.num_frames, patch_size=preset.patch_size, tubelet_size=2,
-            hidden_size=preset.hidden_size, num_hidden_layers=preset.num_layers,
-            num_attention_heads=preset.num_heads, intermediate_size=4 * preset.hidden_size,
-            label2id=label2id, id2label=id2label, use_mean_pooling=True,
+def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
+    """The model with a new head for our labels, and its image processor: what notebook 03 loads, as the guide."""
+    checkpoint = base_checkpoint(preset)
+    if verbose:
+        print(head_message(checkpoint, label2id))
+    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
+    torch.manual_seed(preset.seed)  # the new head's random weights
+    with _quiet_progress():
+        model = VideoMAEForVideoClassification.from_pretrained(
+            checkpoint, label2id=label2id, id2label=id2label,
+            ignore_mismatched_sizes=True,  # the checkpoint's head has other labels (or none): replace it
         )
-        torch.manual_seed(preset.seed)
-        return VideoMAEForVideoClassification(config), processor
-    checkpoint = check_checkpoint(preset.model)
-    print(head_message(checkpoint, label2id))
-    model = VideoMAEForVideoClassification.from_pretrained(
-        checkpoint, label2id=label2id, id2label=id2label,
-        ignore_mismatched_sizes=True,  # the checkpoint's head has other labels: replace it
-    )
     return model, processor
-
-

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 import transformers
 from accelerate import PartialState
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from helpers.config import Preset, describe, get_preset
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import build_model, loader_workers, pick_device
+from helpers.model import build_model, loader_workers, native_bf16, pick_device
 from helpers.transforms import build_transforms, frame_size, scale_range
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
@@ -111,6 +111,48 @@ class VideoTrainer(Trainer):
                 "workers or a smaller batch (VC_NUM_WORKERS=1, VC_BATCH_SIZE=2), then continue from the last "
                 "checkpoint (--resume, or RESUME=1 in notebook 03)."
             ) from err
+
+
+class ReportEpochs(TrainerCallback):
+    """Tell the Trainer's progress table how many epochs a run has.
+
+    Introduced in 03_train. With a dataset that has no length (PyTorchVideo's) and ``max_steps``, the Trainer cannot
+    count epochs and shows ``Epoch 3/9223372036854775807`` (the largest integer); this sets the real number."""
+
+    def __init__(self, num_epochs: int):
+        self.num_epochs = num_epochs
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        state.num_train_epochs = self.num_epochs
+
+
+def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
+                         ignore: tuple[str, ...] = ("output_dir", "logging_dir")) -> dict:
+    """The fields where two ``TrainingArguments`` differ: {field: (ours, theirs)}.
+
+    Introduced in 03_train, which writes the arguments out and checks them against ``training_arguments`` (what
+    the script uses), so that the notebook and the script cannot drift apart."""
+    a, b = ours.to_dict(), theirs.to_dict()
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
+
+
+def new_run_dir(base: Path, resume: bool = False) -> Path:
+    """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one.
+
+    Introduced in 03_train: running the notebook again never mixes two runs' checkpoints."""
+    import time
+
+    base = Path(base)
+    if resume:
+        runs = sorted(p for p in base.glob("[0-9]*-[0-9]*") if p.is_dir())
+        if runs:
+            return runs[-1]
+        print(f"No earlier run in {base} to resume: starting a new one.")
+    path = base / time.strftime("%Y%m%d-%H%M%S")
+    while path.exists():  # two runs within one second
+        path = path.with_name(path.name + "-1")
+    path.mkdir(parents=True)
+    return path
 
 
 class SkippedClipWarnings(logging.Handler):
@@ -248,7 +290,7 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         seed=preset.seed,
         data_seed=preset.seed,
         dataloader_num_workers=workers,
-        bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
+        bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
         use_cpu=device == "cpu",
         report_to="none",
         push_to_hub=preset.push_to_hub,
@@ -275,6 +317,7 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
         processing_class=processor,  # saved beside the model, so pipeline() finds it
         compute_metrics=make_compute_metrics(), data_collator=collator, video_transform=transform,
+        callbacks=[ReportEpochs(preset.num_epochs)],
     )
     return trainer, datasets
 
@@ -365,6 +408,8 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
                  shuffle_frames: bool = False) -> dict:
     """Train, evaluate on the test split (per clip and per video), save the model: what the script does."""
     state = PartialState()  # joins the process group when started by torchrun or accelerate launch
+    if state.is_main_process:
+        print(describe(preset))
     with state.main_process_first():  # the main process generates or downloads; the others then reuse it
         root = get_dataset(preset)
         if state.is_main_process:

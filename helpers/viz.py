@@ -152,3 +152,17 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=80)
     return fig
+
+
+def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 120) -> np.ndarray:
+    """``num_frames`` frames spread over a whole video, about ``height`` pixels high, with ``lines`` of text below:
+    a GIF small enough to embed in a notebook, whatever the video's length and size.
+
+    Introduced in 04_inference (true and predicted labels on a GIF)."""
+    from helpers.video import read_frames, video_info
+
+    total = video_info(path)["frames"]
+    frames = read_frames(path, np.linspace(0, total - 1, min(num_frames, total)).round().astype(int).tolist())
+    step = max(1, frames.shape[1] // height)  # shrink large frames by whole steps, enlarge small ones
+    frames = frames[:, ::step, ::step]
+    return caption(frames, lines, scale=max(1, height // frames.shape[1]))
