@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+# downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (a relative path is taken from the project
+# root), e.g. for tests that must not touch the project's own data/
+DATA_DIR = PROJECT_ROOT / Path(os.environ.get("TUTORIAL_DATA") or "data").expanduser()
 DEFAULT_PRESET = "cpu"
 PIPELINES = ("pytorchvideo", "fast")
 DATASETS = ("synthetic", "hub")
@@ -66,8 +68,8 @@ class Preset:
     weight_decay: float = 0.0
     seed: int = 42
     num_workers: int = -1  # -1: choose from the CPU count
-    # training input: "pytorchvideo" (the guide's, notebook 02) or "fast" (helpers.fast: decode less, augment on
-    # the device; the same transforms, several times the clips per second)
+    # the script's training input: "pytorchvideo" (the guide's, notebooks 02-03) or "fast" (notebook 05: decode
+    # less, augment on the device; the same transforms, several times the clips per second)
     pipeline: str = "pytorchvideo"
     # evaluation, the VideoMAE protocol: several clips x several crops per video
     eval_clips: int = 5

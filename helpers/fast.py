@@ -1,6 +1,6 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced in 02_preprocess_and_visualize (why it is faster), used in 03_train and by ``python -m helpers.train``
+Introduced in 05_fast_pipeline (why it is faster, and training with it); used by ``python -m helpers.train``
 when the preset says ``pipeline="fast"`` (the ``full`` preset does); measured by ``python -m benchmarks.data``. The
 guide's PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU,
 keeps 16, then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last

@@ -1,6 +1,8 @@
 """Fine-tuning VideoMAE with the Trainer: the model, the datasets, the arguments, and a script.
 
-Introduced in 03_train. The notebook and ``python -m helpers.train`` run this same code.
+Introduced in 03_train, which writes the guide's code in its cells (``TrainingArguments``, ``collate_fn``,
+``compute_metrics``, ``Trainer``) and checks that it equals what this module builds for the script, ``python -m
+helpers.train``; 05_fast_pipeline trains with ``make_fast_datasets`` and ``VideoTrainer``.
 """
 
 from __future__ import annotations

@@ -30,15 +30,15 @@ def notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_notebook(path: Path, out_dir: Path, timeout: int = 1800) -> Path:
-    """Execute one notebook in its own folder and save the executed copy into ``out_dir``."""
+def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, cwd: Path | None = None) -> Path:
+    """Execute one notebook in its own folder (or ``cwd``) and save the executed copy into ``out_dir``."""
     nb = nbformat.read(path, as_version=4)
     # the kernel talks to this process over local sockets (IPC) in a private folder instead of TCP on localhost:
     # nothing to eavesdrop on, and no "Kernel is running over TCP without encryption" warning per notebook
     sockets = tempfile.mkdtemp(prefix="vc-kernel-")
     manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "ipc"))
     client = NotebookClient(nb, km=manager, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(cwd or path.parent)}})
     out = out_dir / path.name
     try:
         client.execute()
