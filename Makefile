@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
 # PYTHON=/path/to/python3.12 builds .venv with that Python; unset, tools/find_python.sh picks the newest of 3.11-3.13
-export PYTHON
+PYTHON ?=
+FIND_PYTHON = PYTHON='$(PYTHON)' tools/find_python.sh
 # AUTO_INSTALL=no: never run apt-get, even as root (which installs python3.X-venv and ffmpeg when they are missing)
 AUTO_INSTALL ?= yes
-export AUTO_INSTALL
+CHECK_FFMPEG = AUTO_INSTALL='$(AUTO_INSTALL)' tools/check_ffmpeg.sh $(PY)
 # TORCH=cpu (Linux): PyTorch's CPU-only wheels from its own index, about 4.5 GB less than PyPI's CUDA build.
 # Not exercised by CI (that index is not reachable from the machines this project is tested on).
 TORCH ?=
@@ -20,7 +21,7 @@ IS_ROOT := $(filter 0,$(shell id -u))
 .PHONY: setup check-python check-ffmpeg git-filter tutorial test test-learning lint lab clean
 
 setup: $(STAMP)
-	@tools/check_ffmpeg.sh $(PY)
+	@$(CHECK_FFMPEG)
 ifeq ($(TORCH),cpu)
 	@$(PY) -c "import importlib.metadata as m, sys; sys.exit('+cpu' not in m.version('torch'))" || { \
 	  echo "$(VENV) already holds PyTorch's default build. For the CPU-only one: rm -rf $(VENV) && make setup TORCH=cpu"; exit 1; }
@@ -36,7 +37,7 @@ ifeq ($(TORCH),cpu)
 	@[ "$$(uname -s)" = Linux ] || { echo "TORCH=cpu is for Linux: PyPI's torch for $$(uname -s) is already CPU-only. Run make setup"; exit 1; }
 endif
 	@if ! $(PY) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))' 2>/dev/null; then \
-	  python=$$(tools/find_python.sh) || exit 1; \
+	  python=$$($(FIND_PYTHON)) || exit 1; \
 	  echo "Creating $(VENV) with $$python ($$($$python -V 2>&1))"; \
 	  $$python -m venv --clear $(VENV) 2>/dev/null || { \
 	    venv_package=python$$($$python -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv; \
@@ -58,10 +59,10 @@ endif
 
 # Python for .venv: prints the one `make setup` would use, or refuses with what to install
 check-python:
-	@python=$$(tools/find_python.sh) && echo "$$python ($$($$python -V 2>&1))"
+	@python=$$($(FIND_PYTHON)) && echo "$$python ($$($$python -V 2>&1))"
 
 check-ffmpeg:
-	@tools/check_ffmpeg.sh $(PY)
+	@$(CHECK_FFMPEG)
 
 # Notebooks are committed without outputs: in a git checkout, `git add` passes them through nbstripout
 # (.gitattributes routes *.ipynb to this filter), so what a learner saves in JupyterLab stays out of commits
