@@ -116,16 +116,23 @@ class VideoTrainer(Trainer):
 
 
 class ReportEpochs(TrainerCallback):
-    """Tell the Trainer's progress table how many epochs a run has.
+    """Tell the Trainer's progress table which epoch a run is in, and how many it has.
 
     Introduced in 03_train. With a dataset that has no length (PyTorchVideo's) and ``max_steps``, the Trainer cannot
-    count epochs and shows ``Epoch 3/9223372036854775807`` (the largest integer); this sets the real number."""
+    count epochs: its table would number them from 0 and show ``Epoch 3/9223372036854775807`` (the largest
+    integer). Given the steps of one epoch, this keeps ``state.epoch`` at steps done / steps per epoch."""
 
-    def __init__(self, num_epochs: int):
-        self.num_epochs = num_epochs
+    def __init__(self, num_epochs: int, steps_per_epoch: int | None = None):
+        self.num_epochs, self.steps_per_epoch = num_epochs, steps_per_epoch
 
     def on_train_begin(self, args, state, control, **kwargs):
         state.num_train_epochs = self.num_epochs
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.steps_per_epoch:
+            state.epoch = state.global_step / self.steps_per_epoch
+
+    on_epoch_end = on_step_end
 
 
 def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
@@ -319,7 +326,8 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
         processing_class=processor,  # saved beside the model, so pipeline() finds it
         compute_metrics=make_compute_metrics(), data_collator=collator, video_transform=transform,
-        callbacks=[ReportEpochs(preset.num_epochs)],
+        callbacks=[ReportEpochs(preset.num_epochs, steps_per_epoch=args.max_steps // preset.num_epochs
+                                if args.max_steps > 0 else None)],
     )
     return trainer, datasets
 
