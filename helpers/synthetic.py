@@ -8,6 +8,7 @@ only tell them apart by the order of the frames.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -123,6 +124,17 @@ def plan(preset) -> list[tuple[str, str, int, int, int]]:
 MARKER = ".complete"  # written last, listing the files: a folder with it is a finished dataset
 
 
+def plan_signature(rows: list[tuple]) -> str:
+    """A short fingerprint of a plan: a dataset made with other settings (lengths, groups, seed) has another."""
+    return hashlib.sha1(repr(rows).encode()).hexdigest()[:12]
+
+
+def is_current(root: Path, rows: list[tuple]) -> bool:
+    """True if ``root`` holds a finished dataset made from exactly this plan."""
+    marker = Path(root) / MARKER
+    return marker.is_file() and marker.read_text().partition("\n")[0].endswith(f"plan {plan_signature(rows)}")
+
+
 @contextmanager
 def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
     """Hold an exclusive lock on ``<folder>.lock`` while one process writes ``folder``; yield the lock file.
@@ -188,13 +200,15 @@ def generate(preset, root: Path, overwrite: bool = False) -> Path:
     wait for it and reuse its dataset. It deletes only what it wrote itself: a folder at ``root`` holding other
     files (your own videos) is refused with FileExistsError, never emptied."""
     root = Path(root)
-    if (root / MARKER).is_file() and not overwrite:
+    rows = plan(preset)
+    if is_current(root, rows) and not overwrite:
         return root
     with folder_lock(root, "generating"):
-        if (root / MARKER).is_file() and not overwrite:
+        if is_current(root, rows) and not overwrite:
             return root  # another process made it while this one waited
+        if (root / MARKER).is_file() and not overwrite:
+            print(f"{root} was generated with other settings (video lengths, groups or seed): generating it again.")
         _make_room(root)
-        rows = plan(preset)
         # a run killed half-way left this; nobody else writes it, since we hold the lock
         tmp = root.with_name(root.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -205,6 +219,7 @@ def generate(preset, root: Path, overwrite: bool = False) -> Path:
             relative = f"{split}/{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
             write_video(tmp / relative, make_clip(name, frames, rng), fps=FPS)
             written.append(relative)
-        (tmp / MARKER).write_text(f"{len(rows)} videos\n" + "".join(f"{path}\n" for path in written))
+        (tmp / MARKER).write_text(f"{len(rows)} videos, plan {plan_signature(rows)}\n"
+                                  + "".join(f"{path}\n" for path in written))
         tmp.rename(root)
     return root

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from helpers.data import class_names, count_videos, groups_in_several_splits, list_videos, parse_name
 from helpers.synthetic import FPS, HEIGHT, WIDTH, generate, make_clip, plan
@@ -58,3 +59,17 @@ def test_an_existing_complete_dataset_is_reused(tiny_preset, tiny_dataset):
     marker = (tiny_dataset / ".complete").stat().st_mtime
     generate(tiny_preset, tiny_dataset)
     assert (tiny_dataset / ".complete").stat().st_mtime == marker
+
+
+def test_a_dataset_made_with_other_settings_is_made_again_and_nothing_else_goes(tiny_preset, tmp_path):
+    import dataclasses
+
+    root = generate(dataclasses.replace(tiny_preset, min_seconds=0.5, max_seconds=0.6), tmp_path / "data")
+    short = video_info(sorted(root.glob("train/*/*.avi"))[0])["seconds"]
+    generate(tiny_preset, root)  # longer videos now: the old ones must not be reused
+    longer = video_info(sorted(root.glob("train/*/*.avi"))[0])["seconds"]
+    assert short <= 0.6 < tiny_preset.min_seconds <= longer
+    (root / "train" / "MoveLeft" / "mine.mp4").write_bytes(b"a video of my own")
+    with pytest.raises(FileExistsError, match="mine.mp4"):
+        generate(dataclasses.replace(tiny_preset, min_seconds=0.5, max_seconds=0.6), root)
+    assert (root / "train" / "MoveLeft" / "mine.mp4").exists()
