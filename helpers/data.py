@@ -109,8 +109,12 @@ def safe_extract(archive: Path, target: Path) -> None:
                     )
             if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
                 raise DataError(f"{archive}: refusing member {member.name!r}: not a file or folder.")
-        # the standard library's own guard as a second line of defence
-        tar.extractall(target, filter="data")
+        # the standard library's own guard as a second line of defence, where it exists (Python 3.11.4 and later;
+        # Debian 12's python3 is 3.11.2): the checks above already refuse every unsafe member
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+        else:
+            tar.extractall(target)
 
 
 # --- the layout ------------------------------------------------------------------------

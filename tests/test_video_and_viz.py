@@ -55,15 +55,6 @@ def test_reading_chosen_frames_returns_them_in_order(tiny_dataset):
     assert np.array_equal(some, every[[5, 0, 5]])
 
 
-def test_notebooks_are_committed_without_outputs():
-    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
-    assert paths, "no notebooks found"
-    for path in paths:
-        for cell in json.loads(path.read_text())["cells"]:
-            if cell["cell_type"] == "code":
-                assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name} has outputs"
-
-
 def test_every_notebook_has_a_parameters_cell_reading_the_preset():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
