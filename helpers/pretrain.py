@@ -1,0 +1,314 @@
+"""Self-supervised pretraining of VideoMAE on unlabelled videos: tube masking, the reconstruction loss, the
+checkpoint folder fine-tuning starts from, and reconstructions to look at.
+
+Introduced in the pretraining notebook, which writes the key lines (the mask, the model call, the loss) in its
+cells; this module is what ``python -m benchmarks.pretrain`` and the tests use.
+
+VideoMAE's recipe, shrunk to the offline presets: cut each clip into tubelets (``tubelet_size`` frames x
+``patch_size`` x ``patch_size`` pixels), hide about 90 % of them with one random spatial mask repeated over time
+(a *tube*: a hidden patch stays hidden in every frame, so the model cannot copy it from the next frame), encode the
+few visible ones, and let a small decoder predict the pixels of the hidden ones. The loss is the mean squared error
+on the hidden patches, each target patch normalized by its own mean and standard deviation (``norm_pix_loss``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    VideoMAEForPreTraining,
+    VideoMAEImageProcessor,
+    get_cosine_schedule_with_warmup,
+)
+
+from helpers.config import DATA_DIR, TUBELET_SIZE, Preset
+from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
+from helpers.model import _quiet_progress, scratch_checkpoint
+from helpers.synthetic import folder_lock
+from helpers.transforms import frame_size, scale_range
+
+MASK_RATIO = 0.9  # VideoMAE's tube masking ratio for video (images need less: 0.75 in MAE)
+LOG_FILE = "pretraining_log.json"  # beside the weights: the settings and the loss of every step
+STATE_FILE = "state.pt"  # in <folder>.partial: what a resumed run continues from
+CACHE_MB = 4096  # decoded videos kept in memory: the cpu preset's 512 train videos take about 1.2 GB
+
+
+def tube_mask(batch_size: int, frames: int, height: int, width: int, patch_size: int, tubelet_size: int,
+              ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A (batch_size, seq_len) bool mask, True = hidden: per clip one random spatial mask, repeated over time.
+
+    Every clip hides the same number of patches, ``int(ratio * patches_per_frame)`` per time step (as VideoMAE's
+    ``TubeMaskingGenerator``), which ``VideoMAEForPreTraining`` needs to stack them. Tokens are ordered time
+    first, then rows, then columns (the order of VideoMAE's patch embedding), so repeating the spatial mask
+    ``frames // tubelet_size`` times end to end makes a tube."""
+    per_frame = (height // patch_size) * (width // patch_size)
+    hidden = int(ratio * per_frame)
+    if not 0 < hidden < per_frame:
+        raise ValueError(f"a mask ratio of {ratio} hides {hidden} of {per_frame} patches per frame: use a ratio "
+                         f"that hides some and keeps some, e.g. {MASK_RATIO}")
+    order = torch.rand(batch_size, per_frame, generator=generator).argsort(dim=1)
+    spatial = torch.zeros(batch_size, per_frame, dtype=torch.bool)
+    spatial.scatter_(1, order[:, :hidden], True)
+    return spatial.repeat(1, frames // tubelet_size)
+
+
+def save_checkpoint(model: VideoMAEForPreTraining, image_processor: VideoMAEImageProcessor, folder: Path) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and ``preprocessor_config.json`` to ``folder``, the layout of
+    ``MCG-NJU/videomae-base``: ``VideoMAEForVideoClassification.from_pretrained(folder, ...,
+    ignore_mismatched_sizes=True)`` takes the encoder and adds a new head (the decoder is left out)."""
+    folder = Path(folder)
+    with _quiet_progress():
+        model.save_pretrained(folder)
+    image_processor.save_pretrained(folder)
+    return folder
+
+
+def check_checkpoint_fits(checkpoint: str | Path, preset: Preset) -> dict:
+    """Refuse a checkpoint that is not a VideoMAE or was made for other clips than ``preset``'s; return its config.
+
+    Loading would otherwise fail deep inside the model, or worse, load: another ``num_frames`` or ``image_size``
+    gives another number of tokens, so the position embeddings no longer fit the clips."""
+    folder = Path(checkpoint).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder} is not a model folder (no config.json): point at a folder written "
+                                    "by save_pretrained, such as one from helpers.pretrain.pretrain.")
+        config = json.loads((folder / "config.json").read_text())
+    else:  # a Hub name: its config from the cache or the Hub
+        config = AutoConfig.from_pretrained(str(checkpoint)).to_dict()
+    kind = config.get("model_type")
+    if kind != "videomae":
+        architecture = ", ".join(config.get("architectures") or []) or "unknown architecture"
+        raise ValueError(
+            f"{checkpoint} holds a {kind or 'model of no known type'} ({architecture}), not a VideoMAE: "
+            "VideoMAEForVideoClassification cannot start from it. Use a VideoMAE checkpoint (model_type "
+            "'videomae', e.g. MCG-NJU/videomae-base or a folder written by helpers.pretrain), or model='scratch'.")
+    wanted = {"num_frames": preset.num_frames, "image_size": preset.image_size, "patch_size": preset.patch_size,
+              "tubelet_size": TUBELET_SIZE}
+    problems = [f"{name} {config.get(name)} (the preset has {value})" for name, value in wanted.items()
+                if config.get(name) != value]
+    if problems:
+        settings = ", ".join(f"{name}={config.get(name)}" for name in wanted if name != "tubelet_size")
+        raise ValueError(
+            f"{checkpoint} was made for other clips: {'; '.join(problems)}. Its position embeddings would not fit "
+            f"the preset's {preset.num_frames} frames of {preset.image_size}x{preset.image_size}. Either pretrain "
+            f"a checkpoint for this preset (helpers.pretrain.pretrain, or the pretraining notebook), or make the "
+            f"preset match the checkpoint ({settings})."
+        )
+    return config
+
+
+def pretrained_folder(preset: Preset, steps: int, mask_ratio: float = MASK_RATIO) -> Path:
+    """Where ``pretrain`` puts the checkpoint of this preset's model, pretrained ``steps`` steps (under data/)."""
+    return DATA_DIR / "checkpoints" / (
+        f"videomae-mae{round(mask_ratio * 100)}-{steps}steps-{preset.image_size}px-{preset.num_frames}f-"
+        f"p{preset.patch_size}-w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
+
+
+def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
+    """What makes two pretraining runs the same run: a resumed run must match the interrupted one."""
+    videos = hashlib.sha256("\n".join(sorted(Path(p).name for p in paths)).encode()).hexdigest()[:16]
+    model = {k: getattr(preset, k) for k in ("image_size", "num_frames", "patch_size", "hidden_size", "num_layers",
+                                            "num_heads", "sample_rate", "fps", "hflip", "seed")}
+    return {**settings, **model, "videos": len(paths), "video_names_sha256": videos}
+
+
+def _save_state(path: Path, state: dict) -> None:
+    """torch.save, atomically: a process killed while saving leaves the previous state, not half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None = None, batch_size: int = 32,
+             learning_rate: float = 1e-3, mask_ratio: float = MASK_RATIO, warmup: float = 0.1,
+             weight_decay: float = 0.05, norm_pix_loss: bool = True, save_every: int = 50) -> list[float]:
+    """Pretrain the preset's VideoMAE on the videos ``paths`` (no labels) for ``steps`` steps; return the loss of
+    every step, and save the checkpoint to ``folder`` (default ``pretrained_folder``) with ``save_checkpoint``.
+
+    It starts from the random weights fine-tuning from scratch starts from (``scratch_checkpoint``), so the two
+    differ by the pretraining only. Clips come from the fast pipeline (``FastVideoDataset``, decoded videos kept in
+    memory, and ``VideoBatchTransform``'s training augmentation), one random clip per video and step, every video
+    once per epoch. Each step draws its randomness (clip windows, crops, mask) from the seed and the step number.
+
+    A finished folder with the same settings is reused (its losses returned), never trained twice. The run saves
+    its state to ``<folder>.partial`` every ``save_every`` steps: called again after an interruption it resumes
+    there and ends with the same weights as an uninterrupted run. A finished folder or an interrupted run with
+    other settings is refused with FileExistsError (delete it, or choose another folder)."""
+    if steps < 1 or batch_size < 1 or save_every < 1:
+        raise ValueError(f"steps ({steps}), batch_size ({batch_size}) and save_every ({save_every}) must be 1 or more")
+    if not paths:
+        raise ValueError("no videos to pretrain on: pass the paths of the unlabelled videos")
+    folder = Path(folder or pretrained_folder(preset, steps, mask_ratio))
+    settings = _fingerprint(preset, paths, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+                            mask_ratio=mask_ratio, warmup=warmup, weight_decay=weight_decay,
+                            norm_pix_loss=norm_pix_loss)
+    with folder_lock(folder, "pretraining into"):
+        if (folder / LOG_FILE).is_file():
+            log = json.loads((folder / LOG_FILE).read_text())
+            if log["settings"] != settings:
+                raise FileExistsError(_other_settings(folder, log["settings"], settings, "holds a checkpoint"))
+            print(f"Reusing the pretrained checkpoint in {folder} ({steps} steps).")
+            return log["losses"]
+        return _pretrain(preset, paths, folder, settings, save_every)
+
+
+def _other_settings(folder: Path, theirs: dict, ours: dict, what: str) -> str:
+    changed = ", ".join(f"{k} {theirs.get(k)} instead of {ours.get(k)}" for k in ours if theirs.get(k) != ours.get(k))
+    return (f"{folder} {what} pretrained with other settings ({changed}). Pass another folder, or delete "
+            f"{folder} to pretrain again there.")
+
+
+def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, save_every: int) -> list[float]:
+    """The training loop of ``pretrain``, inside its lock."""
+    steps, batch_size = settings["steps"], settings["batch_size"]
+    start = scratch_checkpoint(preset)
+    processor = VideoMAEImageProcessor.from_pretrained(start)
+    with _quiet_progress():
+        model = VideoMAEForPreTraining.from_pretrained(start, norm_pix_loss=settings["norm_pix_loss"])
+    model.train()
+    size = frame_size(processor)
+    transform = VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
+    dataset = FastVideoDataset(paths, [0] * len(paths), preset.num_frames, preset.clip_duration, train=True,
+                               short_side=scale_range(size)[1], cache_mb=CACHE_MB)
+    # VideoMAE's optimizer: AdamW with beta2 0.95, no weight decay on biases and norms
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "position" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "position" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=settings["learning_rate"], betas=(0.9, 0.95))
+    warmup = settings["warmup"]
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, round(warmup * steps) if warmup < 1 else int(warmup), steps)
+
+    partial = folder.with_name(folder.name + ".partial")
+    losses: list[float] = []
+    if (partial / STATE_FILE).is_file():
+        state = torch.load(partial / STATE_FILE, weights_only=False)
+        if state["settings"] != settings:
+            raise FileExistsError(_other_settings(partial, state["settings"], settings, "holds an interrupted run"))
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        losses = state["losses"]
+        print(f"Resuming the interrupted pretraining in {partial} at step {len(losses)} of {steps}.")
+    partial.mkdir(parents=True, exist_ok=True)
+
+    seed = preset.seed
+    progress = tqdm(range(len(losses), steps), desc="pretraining", unit="step", initial=len(losses), total=steps)
+    for step in progress:
+        torch.manual_seed(seed * 1_000_003 + step)  # this step's clip windows, crops and mask
+        batch = collate_uint8([dataset[i] for i in _batch_indices(step, batch_size, len(dataset), seed)])
+        pixel_values = transform(batch["pixel_values"], train=True)
+        mask = tube_mask(len(pixel_values), preset.num_frames, size, size, preset.patch_size, TUBELET_SIZE,
+                         settings["mask_ratio"])
+        loss = model(pixel_values=pixel_values, bool_masked_pos=mask).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        progress.set_postfix(loss=f"{losses[-1]:.3f}")
+        if len(losses) % save_every == 0 and len(losses) < steps:
+            _save_state(partial / STATE_FILE, {"settings": settings, "model": model.state_dict(),
+                                               "optimizer": optimizer.state_dict(),
+                                               "scheduler": scheduler.state_dict(), "losses": losses})
+    progress.close()
+
+    # the finished checkpoint appears at once, complete, or not at all
+    tmp = folder.with_name(folder.name + ".writing")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(model, processor, tmp)
+    (tmp / LOG_FILE).write_text(json.dumps({"settings": settings, "losses": losses}))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    shutil.rmtree(partial, ignore_errors=True)
+    return losses
+
+
+def _batch_indices(step: int, batch_size: int, count: int, seed: int) -> list[int]:
+    """The videos of one step: a fresh seeded shuffle of all ``count`` videos per epoch, read in order."""
+    orders = {}
+    indices = []
+    for position in range(step * batch_size, (step + 1) * batch_size):
+        epoch, offset = divmod(position, count)
+        if epoch not in orders:
+            orders[epoch] = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+        indices.append(int(orders[epoch][offset]))
+    return indices
+
+
+def _patches(frames: torch.Tensor, patch_size: int, tubelet_size: int) -> torch.Tensor:
+    """(T, H, W, C) to (tokens, tubelet_size * patch_size**2, C), tokens in VideoMAE's order."""
+    t, h, w, c = frames.shape
+    p, ts = patch_size, tubelet_size
+    cut = frames.reshape(t // ts, ts, h // p, p, w // p, p, c).permute(0, 2, 4, 1, 3, 5, 6)
+    return cut.reshape(-1, ts * p * p, c)
+
+
+def _unpatch(patches: torch.Tensor, shape: tuple[int, int, int, int], patch_size: int,
+             tubelet_size: int) -> torch.Tensor:
+    """The inverse of ``_patches``: (tokens, tubelet_size * patch_size**2, C) to (T, H, W, C)."""
+    t, h, w, c = shape
+    p, ts = patch_size, tubelet_size
+    cut = patches.reshape(t // ts, h // p, w // p, ts, p, p, c).permute(0, 3, 1, 4, 2, 5, 6)
+    return cut.reshape(t, h, w, c)
+
+
+@torch.no_grad()
+def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Tensor, mask: torch.Tensor,
+                          mean: list[float], std: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(original, masked input, reconstruction) of one clip as uint8 (T, H, W, 3) frames, for a GIF side by side.
+
+    ``pixel_values`` is one normalized clip, (T, 3, H, W) or (1, T, 3, H, W), ``mask`` its (seq_len,) or
+    (1, seq_len) tube mask, ``mean``/``std`` the image processor's. Hidden patches are grey in the masked input;
+    the reconstruction shows the visible patches as they are and the model's prediction in the hidden ones.
+    With ``norm_pix_loss`` (VideoMAE's default) the model predicts each patch normalized by its own mean and
+    standard deviation, so a prediction alone has no brightness or contrast: for display it is given those of the
+    original patch (as the MAE papers show reconstructions), which shows the predicted shape, not the colours."""
+    clip = pixel_values.reshape(-1, *pixel_values.shape[-4:])[:1]
+    mask = mask.reshape(1, -1).bool()
+    config = model.config
+    p, ts = config.patch_size, config.tubelet_size
+    was_training = model.training
+    model.eval()
+    predicted = model(pixel_values=clip.to(model.device, model.dtype), bool_masked_pos=mask.to(model.device))
+    model.train(was_training)
+    predicted = predicted.logits[0].float().cpu()  # (hidden tokens, ts * p * p * C)
+
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    original = (clip[0].float().cpu() * std_t + mean_t).permute(0, 2, 3, 1)  # (T, H, W, 3) in [0, 1]
+    patches = _patches(original, p, ts)
+    hidden = mask[0].cpu()
+    predicted = predicted.reshape(-1, ts * p * p, 3)
+    if config.norm_pix_loss:
+        target = patches[hidden]
+        # the loss's own statistics (unbiased variance, epsilon 1e-6), over the pixels of each patch and channel
+        predicted = predicted * (target.var(dim=1, unbiased=True, keepdim=True).sqrt() + 1e-6) + target.mean(
+            dim=1, keepdim=True)
+    else:
+        # the model predicts frames unnormalized with ImageNet's mean and std (its loss assumes them): undo that
+        from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+        model_mean, model_std = torch.tensor(IMAGENET_DEFAULT_MEAN), torch.tensor(IMAGENET_DEFAULT_STD)
+        predicted = (predicted - model_mean) / model_std * torch.tensor(std) + torch.tensor(mean)
+    masked, rebuilt = patches.clone(), patches.clone()
+    masked[hidden] = 0.5
+    rebuilt[hidden] = predicted
+
+    def to_uint8(x: torch.Tensor) -> np.ndarray:
+        frames = _unpatch(x, tuple(original.shape), p, ts)
+        return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    return to_uint8(patches), to_uint8(masked), to_uint8(rebuilt)

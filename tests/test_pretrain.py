@@ -1,0 +1,176 @@
+"""helpers.pretrain: tube masks, pretraining (loss, resume, reuse), the checkpoint folder, the fit check,
+reconstructions."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    BertConfig,
+    BertModel,
+    VideoMAEForPreTraining,
+    VideoMAEForVideoClassification,
+    VideoMAEImageProcessor,
+)
+
+import helpers.model
+import helpers.pretrain
+from helpers.data import list_videos
+from helpers.model import scratch_config
+from helpers.pretrain import (
+    LOG_FILE,
+    check_checkpoint_fits,
+    pretrain,
+    reconstruction_frames,
+    save_checkpoint,
+    tube_mask,
+)
+
+MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(tmp_path, monkeypatch):
+    """Random-weight checkpoints go to a temporary folder, not the project's data/."""
+    monkeypatch.setattr(helpers.model, "DATA_DIR", tmp_path / "data")
+
+
+@pytest.fixture
+def preset(tiny_preset):
+    return tiny_preset
+
+
+def small_model(preset) -> VideoMAEForPreTraining:
+    torch.manual_seed(0)
+    return VideoMAEForPreTraining(scratch_config(preset))
+
+
+def processor(preset) -> VideoMAEImageProcessor:
+    size = preset.image_size
+    return VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def test_tube_mask_hides_the_same_patches_in_every_frame_and_the_right_count():
+    mask = tube_mask(3, 8, 64, 64, 8, 2, 0.9, torch.Generator().manual_seed(0))
+    assert mask.dtype == torch.bool and mask.shape == (3, 4 * 64)
+    per_time = mask.view(3, 4, 64)  # tokens go time first, then rows and columns
+    assert (per_time == per_time[:, :1]).all(), "a hidden patch must stay hidden at every time step"
+    assert per_time.sum(-1).eq(57).all(), "int(0.9 * 64) patches hidden per time step, in every clip"
+    assert not (per_time[0, 0] == per_time[1, 0]).all(), "each clip draws its own mask"
+
+
+def test_tube_mask_is_reproducible_with_a_generator():
+    first = tube_mask(2, 4, 32, 32, 8, 2, 0.75, torch.Generator().manual_seed(1))
+    again = tube_mask(2, 4, 32, 32, 8, 2, 0.75, torch.Generator().manual_seed(1))
+    assert torch.equal(first, again)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_tube_mask_refuses_a_ratio_that_hides_nothing_or_everything(ratio):
+    with pytest.raises(ValueError, match="hides"):
+        tube_mask(1, 4, 32, 32, 8, 2, ratio)
+
+
+def test_a_few_pretraining_steps_lower_the_loss(preset, tiny_dataset, tmp_path):
+    paths = list_videos(tiny_dataset)["train"]
+    losses = pretrain(preset, paths, steps=30, folder=tmp_path / "ckpt", batch_size=4, learning_rate=3e-3)
+    assert len(losses) == 30 and all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    log = json.loads((tmp_path / "ckpt" / LOG_FILE).read_text())
+    assert log["losses"] == losses and log["settings"]["steps"] == 30
+
+
+def test_an_interrupted_pretraining_resumes_where_it_stopped(preset, tiny_dataset, tmp_path, monkeypatch):
+    paths = list_videos(tiny_dataset)["train"]
+    settings = dict(steps=8, batch_size=2, save_every=3)
+    whole = pretrain(preset, paths, folder=tmp_path / "whole", **settings)
+
+    calls = {"n": 0}
+    real_mask = helpers.pretrain.tube_mask
+
+    def mask_then_die(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 7:  # during step 7: steps 1-6 are done, the state of step 6 is saved
+            raise KeyboardInterrupt
+        return real_mask(*args, **kwargs)
+
+    monkeypatch.setattr(helpers.pretrain, "tube_mask", mask_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(preset, paths, folder=tmp_path / "cut", **settings)
+    assert not (tmp_path / "cut").exists(), "no checkpoint folder until the run is finished"
+    assert (tmp_path / "cut.partial" / "state.pt").is_file()
+    monkeypatch.setattr(helpers.pretrain, "tube_mask", real_mask)
+
+    resumed = pretrain(preset, paths, folder=tmp_path / "cut", **settings)
+    assert resumed == pytest.approx(whole, rel=1e-5), "the resumed run continues as the whole run went on"
+    assert not (tmp_path / "cut.partial").exists()
+    a = VideoMAEForPreTraining.from_pretrained(tmp_path / "whole").state_dict()
+    b = VideoMAEForPreTraining.from_pretrained(tmp_path / "cut").state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_a_finished_checkpoint_is_reused_and_other_settings_are_refused(preset, tiny_dataset, tmp_path, capsys):
+    paths = list_videos(tiny_dataset)["train"]
+    losses = pretrain(preset, paths, steps=2, folder=tmp_path / "ckpt", batch_size=2)
+    assert pretrain(preset, paths, steps=2, folder=tmp_path / "ckpt", batch_size=2) == losses
+    assert "Reusing" in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match=r"(?s)ckpt.*steps 2 instead of 3.*delete"):
+        pretrain(preset, paths, steps=3, folder=tmp_path / "ckpt", batch_size=2)
+
+
+def test_the_saved_folder_loads_as_the_guide_loads_a_checkpoint(preset, tmp_path):
+    model = small_model(preset)
+    folder = save_checkpoint(model, processor(preset), tmp_path / "ckpt")
+    assert {"config.json", "model.safetensors", "preprocessor_config.json"} <= {p.name for p in folder.iterdir()}
+    classifier = VideoMAEForVideoClassification.from_pretrained(
+        folder, label2id={"a": 0, "b": 1}, id2label={0: "a", 1: "b"}, ignore_mismatched_sizes=True)
+    assert classifier.config.num_labels == 2
+    encoder = model.videomae.state_dict()
+    assert all(torch.equal(encoder[k], v) for k, v in classifier.videomae.state_dict().items()), \
+        "the classifier starts from the pretrained encoder"
+    loaded = VideoMAEImageProcessor.from_pretrained(folder)
+    assert loaded.crop_size == {"height": preset.image_size, "width": preset.image_size}
+    assert check_checkpoint_fits(folder, preset)["model_type"] == "videomae"
+
+
+def test_the_fit_check_refuses_another_architecture(preset, tmp_path):
+    folder = tmp_path / "bert"
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         vocab_size=50)).save_pretrained(folder)
+    with pytest.raises(ValueError, match=r"(?s)bert.*not a VideoMAE.*MCG-NJU/videomae-base"):
+        check_checkpoint_fits(folder, preset)
+
+
+def test_the_fit_check_refuses_other_num_frames_and_says_what_to_change(preset, tmp_path):
+    other = dataclasses.replace(preset, num_frames=2 * preset.num_frames)
+    folder = save_checkpoint(small_model(other), processor(other), tmp_path / "sixteen")
+    with pytest.raises(ValueError) as err:
+        check_checkpoint_fits(folder, preset)
+    message = str(err.value)
+    assert str(folder) in message
+    assert f"num_frames {other.num_frames} (the preset has {preset.num_frames})" in message
+    assert "pretrain" in message and f"num_frames={other.num_frames}" in message
+
+
+def test_the_fit_check_refuses_a_folder_without_a_config(preset, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        check_checkpoint_fits(tmp_path / "empty", preset)
+
+
+def test_reconstruction_frames_are_uint8_clips_and_keep_the_visible_patches(preset):
+    model = small_model(preset)
+    t, size, p = preset.num_frames, preset.image_size, preset.patch_size
+    clip = torch.rand(t, 3, size, size) * 2 - 1  # normalized with mean 0.5, std 0.5
+    mask = tube_mask(1, t, size, size, p, 2, 0.75, torch.Generator().manual_seed(0))
+    original, masked, rebuilt = reconstruction_frames(model, clip, mask, MEAN, STD)
+    for frames in (original, masked, rebuilt):
+        assert frames.dtype == np.uint8 and frames.shape == (t, size, size, 3)
+    expected = ((clip.permute(0, 2, 3, 1) * 0.5 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    assert np.abs(original.astype(int) - expected).max() <= 1
+    hidden = mask.view(t // 2, size // p, size // p)[0].repeat_interleave(p, 0).repeat_interleave(p, 1).numpy()
+    assert (masked[:, hidden] == 128).all(), "hidden patches are grey in the masked input"
+    assert (rebuilt[:, ~hidden] == original[:, ~hidden]).all(), "visible patches are shown as they are"
+    assert not (rebuilt[:, hidden] == original[:, hidden]).all(), "hidden patches are the model's prediction"
