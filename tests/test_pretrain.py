@@ -75,7 +75,9 @@ def test_tube_mask_refuses_a_ratio_that_hides_nothing_or_everything(ratio):
 
 def test_a_few_pretraining_steps_lower_the_loss(preset, tiny_dataset, tmp_path):
     paths = list_videos(tiny_dataset)["train"]
-    losses = pretrain(preset, paths, steps=30, folder=tmp_path / "ckpt", batch_size=4, learning_rate=3e-3)
+    # plain pixel targets: the loop must learn the colours fast (the normalized target is VideoMAE's, slower to move)
+    losses = pretrain(preset, paths, steps=30, folder=tmp_path / "ckpt", batch_size=4, learning_rate=3e-3,
+                      norm_pix_loss=False)
     assert len(losses) == 30 and all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
     log = json.loads((tmp_path / "ckpt" / LOG_FILE).read_text())
