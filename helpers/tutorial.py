@@ -30,7 +30,12 @@ def notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, cwd: Path | None = None) -> Path:
+# the longest a cell may run: notebook 03's training takes about 4 minutes on an idle 2-core machine, but it
+# took 25 minutes on one shared with other jobs (a 30-minute limit stopped such a run); this only catches hangs
+CELL_TIMEOUT = 3 * 3600
+
+
+def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT, cwd: Path | None = None) -> Path:
     """Execute one notebook in its own folder (or ``cwd``) and save the executed copy into ``out_dir``."""
     nb = nbformat.read(path, as_version=4)
     # the kernel talks to this process over local sockets (IPC) in a private folder instead of TCP on localhost:
