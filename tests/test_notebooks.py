@@ -151,3 +151,12 @@ def test_the_full_preset_runs_every_notebook_against_a_stand_in_hub(tmp_path, mo
     executed = nbformat.read(out / "notebooks" / "03_train.ipynb", as_version=4)
     assert "MCG-NJU/videomae-base" in all_text(executed)
     assert sorted(p.name for p in (PROJECT / "data").iterdir()) == project_data_before, "the project's data/ changed"
+
+
+def test_the_fast_pipeline_notebook_runs_alone_into_an_empty_output_folder(tmp_path, monkeypatch):
+    """A learner may open notebook 05 first: it must not rely on folders that earlier notebooks created."""
+    monkeypatch.setenv("PRESET", "smoke")
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "fresh"))
+    path = next(p for p in notebooks() if p.name.startswith("05_"))
+    run_notebook(path, tmp_path / "executed", timeout=600)
+    assert (tmp_path / "fresh" / "smoke" / "05_time_per_clip.png").exists()
