@@ -36,6 +36,21 @@ from helpers.transforms import build_transforms, frame_size, scale_range
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 
 
+class _SameSecondCheckpoints(logging.Filter):
+    """Drop transformers' "mtime may not be reliable on this filesystem" warning.
+
+    The Trainer orders checkpoints by modification time and, when two were written less than a second apart, warns
+    and orders them by step number instead. On a fast machine the smoke preset's epochs last less than a second,
+    so the warning fires although the filesystem is fine and the fallback (step order) is the right order.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mtime may not be reliable" not in record.getMessage()
+
+
+logging.getLogger("transformers.trainer_utils").addFilter(_SameSecondCheckpoints())
+
+
 class ShardedVideoSampler(torch.utils.data.Sampler):
     """Shuffled video order, split between training processes: each reads a distinct share of the videos.
 
