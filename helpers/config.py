@@ -48,7 +48,8 @@ class Preset:
     min_seconds: float = 2.0  # synthetic: clip lengths
     max_seconds: float = 4.0
     data_seed: int = 0
-    # model: "scratch" builds a small VideoMAE from a config, else a Hub checkpoint
+    # model: what fine-tuning starts from. "pretrained": a small VideoMAE pretrained here, without labels, on the
+    # training videos (notebook 03); "scratch": the same model with random weights; else a Hub name or a folder
     model: str = "scratch"
     image_size: int = 64
     num_frames: int = 8
@@ -56,6 +57,12 @@ class Preset:
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
+    # self-supervised pretraining for model="pretrained" (notebook 03, helpers.pretrain): VideoMAE's masked
+    # autoencoding, tube masks hiding mask_ratio of every frame's patches
+    pretrain_steps: int = 1000
+    pretrain_batch_size: int = 32
+    pretrain_learning_rate: float = 3e-3
+    mask_ratio: float = 0.9
     # sampling, as in the guide: a clip spans num_frames * sample_rate / fps seconds
     sample_rate: int = 4
     fps: int = 30
@@ -68,7 +75,7 @@ class Preset:
     weight_decay: float = 0.0
     seed: int = 42
     num_workers: int = -1  # -1: choose from the CPU count
-    # the script's training input: "pytorchvideo" (the guide's, notebooks 02-03) or "fast" (notebook 05: decode
+    # the script's training input: "pytorchvideo" (the guide's, notebooks 02-04) or "fast" (notebook 06: decode
     # less, augment on the device; the same transforms, several times the clips per second)
     pipeline: str = "pytorchvideo"
     # evaluation, the VideoMAE protocol: several clips x several crops per video
@@ -103,7 +110,7 @@ class Preset:
 
     @property
     def model_dir(self) -> Path:
-        """The trained model folder that notebook 04 and ``helpers.predict`` load."""
+        """The trained model folder that notebook 05 and ``helpers.predict`` load."""
         return self.output_dir / "model"
 
 
@@ -111,13 +118,13 @@ PRESETS: dict[str, Preset] = {
     # CI: seconds per notebook
     "smoke": Preset(
         name="smoke", num_pairs=2, train_groups=2, val_groups=1, test_groups=1,
-        clips_per_group=2, min_seconds=1.5, max_seconds=2.0, image_size=32,
-        hidden_size=32, num_layers=1, num_heads=2, num_epochs=1, batch_size=4,
+        clips_per_group=2, min_seconds=1.5, max_seconds=2.0, image_size=32, model="pretrained",
+        hidden_size=32, num_layers=1, num_heads=2, num_epochs=1, batch_size=4, pretrain_steps=3, pretrain_batch_size=4,
         eval_clips=2, eval_crops=1,
     ),
-    # default: a laptop CPU, offline, a small VideoMAE trained from scratch
+    # default: a laptop CPU, offline, a small VideoMAE pretrained on the built-in videos, then fine-tuned
     "cpu": Preset(
-        name="cpu", train_groups=16, min_seconds=0.64, max_seconds=0.8, sample_rate=4,
+        name="cpu", model="pretrained", train_groups=16, min_seconds=2.2, max_seconds=3.2, sample_rate=4,
         patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05, num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
@@ -297,8 +304,9 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
 
     # model
     if not p.model.strip():
-        bad("model", "model must be 'scratch' (a small VideoMAE from a config), a Hub name such as "
-                     "MCG-NJU/videomae-base, or a folder written by save_pretrained")
+        bad("model", "model must be 'pretrained' (a small VideoMAE pretrained here, notebook 03), 'scratch' (the "
+                     "same with random weights), a Hub name such as MCG-NJU/videomae-base, or a folder written by "
+                     "save_pretrained")
     if p.num_frames < TUBELET_SIZE or p.num_frames % TUBELET_SIZE:
         bad("num_frames", f"num_frames must be a positive multiple of the tubelet size {TUBELET_SIZE} "
                           f"(VideoMAE packs frames in pairs); use "
@@ -316,6 +324,18 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
             bad(("hidden_size", "num_heads"),
                 f"hidden_size must be a multiple of num_heads {p.num_heads} (each attention head gets an equal "
                 f"share of it); use {_multiples(p.hidden_size, p.num_heads, p.num_heads)}")
+
+    # pretraining
+    at_least("pretrain_steps", 1, "steps of self-supervised pretraining", 1000)
+    at_least("pretrain_batch_size", 1, "clips per pretraining step", 32)
+    if not (math.isfinite(p.pretrain_learning_rate) and p.pretrain_learning_rate > 0):
+        bad("pretrain_learning_rate", "pretrain_learning_rate must be a finite number above 0; use e.g. 3e-3")
+    if p.model == "pretrained" and p.patch_size >= 1 and p.image_size >= p.patch_size and not (
+            p.image_size % p.patch_size):
+        per_frame = (p.image_size // p.patch_size) ** 2
+        if not (math.isfinite(p.mask_ratio) and 0 < int(p.mask_ratio * per_frame) < per_frame):
+            bad("mask_ratio", f"mask_ratio must hide some and keep some of the {per_frame} patches of a frame "
+                              f"(it hides int(mask_ratio * {per_frame})); use e.g. 0.9, VideoMAE's ratio")
 
     # sampling
     at_least("sample_rate", 1, "a clip takes every sample_rate-th frame")
@@ -365,11 +385,11 @@ def describe(preset: Preset) -> str:
         if preset.dataset == "hub"
         else f"the built-in synthetic dataset ({2 * preset.num_pairs} motion classes, offline)"
     )
-    model = (
-        f"a small VideoMAE trained from scratch ({preset.num_layers} layers, width {preset.hidden_size})"
-        if preset.model == "scratch"
-        else f"the pretrained checkpoint {preset.model}"
-    )
+    small = f"a small VideoMAE ({preset.num_layers} layers, width {preset.hidden_size})"
+    model = {
+        "scratch": f"{small} trained from scratch",
+        "pretrained": f"{small} pretrained without labels on the training videos (notebook 03), then fine-tuned",
+    }.get(preset.model, f"the pretrained checkpoint {preset.model}, fine-tuned")
     return (
         f"Preset {preset.name!r}: data = {data}; model = {model}; "
         f"{preset.num_frames} frames of {preset.image_size}x{preset.image_size} per clip."

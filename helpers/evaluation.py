@@ -1,6 +1,6 @@
 """Per-video evaluation, the VideoMAE protocol: several clips x several crops per video, scores averaged.
 
-Introduced in 03_train (test accuracy per video) and used in 04_inference.
+Introduced in 04_train (test accuracy per video) and used in 05_inference.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
                  shuffle_frames: bool = False) -> np.ndarray:
     """Class probabilities of one video: softmax of every clip x crop, averaged.
 
-    ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 03."""
+    ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 04."""
     info = video_info(path)
     indices = clip_frame_indices(info["frames"], info["fps"] or preset.fps, preset, num_clips)
     wanted = sorted({i for clip in indices for i in clip})  # clips may overlap: decode each frame once

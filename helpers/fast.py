@@ -1,6 +1,6 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced in 05_fast_pipeline (why it is faster, and training with it); used by ``python -m helpers.train``
+Introduced in 06_fast_pipeline (why it is faster, and training with it); used by ``python -m helpers.train``
 when the preset says ``pipeline="fast"`` (the ``full`` preset does); measured by ``python -m benchmarks.data``. The
 guide's PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU,
 keeps 16, then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last
@@ -122,7 +122,7 @@ class FastVideoDataset(torch.utils.data.Dataset):
     whole decoded videos in memory (per loader worker, least recently used dropped first): for small datasets
     read again every epoch. ``repeats`` > 1 returns that many clips (random windows) per decode (repeated
     augmentation); ``collate_uint8`` flattens them into the batch. ``shuffle_frames`` puts each clip's frames in
-    a random order (the control run of notebook 03).
+    a random order (the control run of notebook 04).
     """
 
     def __init__(self, paths: list[Path], labels: list[int], num_frames: int, clip_duration: float,

@@ -1,6 +1,6 @@
 """The checkpoint fine-tuning starts from, the model and its image processor.
 
-Introduced in 02_preprocess_and_visualize (the image processor) and 03_train (the model). The notebooks call
+Introduced in 02_preprocess_and_visualize (the image processor) and 04_train (the model). The notebooks call
 ``from_pretrained`` themselves, as the guide does; ``build_model`` is the same code for ``python -m helpers.train``.
 """
 
@@ -86,10 +86,15 @@ class _quiet_progress:
 
 
 def base_checkpoint(preset: Preset) -> str:
-    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder), or for ``"scratch"`` a
-    folder with a randomly initialized VideoMAE (``scratch_checkpoint``)."""
+    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder); for ``"pretrained"`` the
+    checkpoint pretrained on the training videos (``helpers.pretrain.pretrain_preset``: made once, in notebook 03
+    or here if that was skipped); for ``"scratch"`` a folder with a randomly initialized VideoMAE."""
     if preset.model == "scratch":
         return str(scratch_checkpoint(preset))
+    if preset.model == "pretrained":
+        from helpers.pretrain import pretrain_preset
+
+        return str(pretrain_preset(preset)[0])
     return check_checkpoint(preset.model)
 
 
@@ -136,7 +141,7 @@ def head_message(checkpoint: str, label2id: dict[str, int]) -> str:
 
 
 def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
-    """The model with a new head for our labels, and its image processor: what notebook 03 loads, as the guide."""
+    """The model with a new head for our labels, and its image processor: what notebook 04 loads, as the guide."""
     checkpoint = base_checkpoint(preset)
     if verbose:
         print(head_message(checkpoint, label2id))

@@ -1,6 +1,6 @@
 """Classify any video file with a trained model folder: ``predict_files`` and a command line.
 
-Introduced in 04_inference. From a shell::
+Introduced in 05_inference. From a shell::
 
     python -m helpers.predict clip.mp4 other.avi --model outputs/cpu/model [--top-k 3] [--json]
 
@@ -43,7 +43,7 @@ def load_classifier(model_dir: Path):
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ModelFolderError(
-            f"{model_dir}: no such model folder. Train one first (notebook 03, or "
+            f"{model_dir}: no such model folder. Train one first (notebook 04, or "
             "`python -m helpers.train`), or pass the folder that holds config.json with --model."
         )
     if not (model_dir / "config.json").is_file():
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     """The command line: classify the files, print results, list failures; non-zero exit if any failed."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.predict",
-        description="Classify video files (MP4, AVI, ...) with a model folder trained by notebook 03.",
+        description="Classify video files (MP4, AVI, ...) with a model folder trained by notebook 04.",
     )
     parser.add_argument("videos", nargs="+", type=Path, help="video files")
     parser.add_argument("--model", type=Path, default=None,

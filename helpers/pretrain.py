@@ -106,11 +106,51 @@ def check_checkpoint_fits(checkpoint: str | Path, preset: Preset) -> dict:
     return config
 
 
-def pretrained_folder(preset: Preset, steps: int, mask_ratio: float = MASK_RATIO) -> Path:
-    """Where ``pretrain`` puts the checkpoint of this preset's model, pretrained ``steps`` steps (under data/)."""
+def preset_settings(preset: Preset) -> dict:
+    """The keyword arguments of ``pretrain`` that the preset sets (its ``pretrain_*`` fields and ``mask_ratio``)."""
+    return {"steps": preset.pretrain_steps, "batch_size": preset.pretrain_batch_size,
+            "learning_rate": preset.pretrain_learning_rate, "mask_ratio": preset.mask_ratio}
+
+
+def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
+    """Where the preset's pretrained checkpoint lives (under data/checkpoints/): named after the model, the steps
+    and a fingerprint of everything else, so a run with other settings or videos gets its own folder."""
+    settings = preset_settings(preset)
+    fingerprint = json.dumps(_fingerprint(preset, paths, **settings), sort_keys=True)
     return DATA_DIR / "checkpoints" / (
-        f"videomae-mae{round(mask_ratio * 100)}-{steps}steps-{preset.image_size}px-{preset.num_frames}f-"
-        f"p{preset.patch_size}-w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
+        f"videomae-pretrained-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
+        f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-mask{round(preset.mask_ratio * 100)}-"
+        f"{preset.pretrain_steps}steps-{hashlib.sha256(fingerprint.encode()).hexdigest()[:8]}")
+
+
+def unlabelled_videos(preset: Preset) -> list[Path]:
+    """The videos pretraining learns from: the training split of the preset's dataset; labels are not read."""
+    from helpers.data import get_dataset, list_videos
+
+    return list_videos(get_dataset(preset))["train"]
+
+
+def start_checkpoint(preset: Preset) -> str:
+    """The checkpoint pretraining starts from: the random weights of ``scratch_checkpoint`` when the preset
+    pretrains here (``model="pretrained"``); otherwise the checkpoint fine-tuning starts from, e.g. the real
+    MCG-NJU/videomae-base, which its authors pretrained."""
+    if preset.model in ("pretrained", "scratch"):
+        return str(scratch_checkpoint(preset))
+    from helpers.model import base_checkpoint
+
+    return base_checkpoint(preset)
+
+
+def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[str, list[float]]:
+    """Pretrain as the preset says, on ``paths`` (default ``unlabelled_videos``); return the checkpoint and the
+    loss of every step. Done once: notebook 03 trains it, notebook 04 and the script find it (or train it first,
+    if notebook 03 was skipped). A preset whose model is already pretrained (``full``: MCG-NJU/videomae-base) or
+    deliberately not (``scratch``) trains nothing: its checkpoint and no losses."""
+    if preset.model != "pretrained":
+        return start_checkpoint(preset), []
+    paths = list(paths) if paths is not None else unlabelled_videos(preset)
+    folder = pretrained_folder(preset, paths)
+    return str(folder), pretrain(preset, paths, folder=folder, **preset_settings(preset))
 
 
 def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
@@ -132,7 +172,8 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None 
              learning_rate: float = 1e-3, mask_ratio: float = MASK_RATIO, warmup: float = 0.1,
              weight_decay: float = 0.05, norm_pix_loss: bool = True, save_every: int = 50) -> list[float]:
     """Pretrain the preset's VideoMAE on the videos ``paths`` (no labels) for ``steps`` steps; return the loss of
-    every step, and save the checkpoint to ``folder`` (default ``pretrained_folder``) with ``save_checkpoint``.
+    every step, and save the checkpoint to ``folder`` with ``save_checkpoint`` (``pretrain_preset`` chooses the
+    folder with ``pretrained_folder``).
 
     It starts from the random weights fine-tuning from scratch starts from (``scratch_checkpoint``), so the two
     differ by the pretraining only. Clips come from the fast pipeline (``FastVideoDataset``, decoded videos kept in
@@ -147,7 +188,9 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None 
         raise ValueError(f"steps ({steps}), batch_size ({batch_size}) and save_every ({save_every}) must be 1 or more")
     if not paths:
         raise ValueError("no videos to pretrain on: pass the paths of the unlabelled videos")
-    folder = Path(folder or pretrained_folder(preset, steps, mask_ratio))
+    if folder is None:
+        raise ValueError("pretrain() needs a folder to write to; pretrain_preset() chooses one")
+    folder = Path(folder)
     settings = _fingerprint(preset, paths, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                             mask_ratio=mask_ratio, warmup=warmup, weight_decay=weight_decay,
                             norm_pix_loss=norm_pix_loss)
@@ -156,7 +199,7 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None 
             log = json.loads((folder / LOG_FILE).read_text())
             if log["settings"] != settings:
                 raise FileExistsError(_other_settings(folder, log["settings"], settings, "holds a checkpoint"))
-            print(f"Reusing the pretrained checkpoint in {folder} ({steps} steps).")
+            print(f"Reusing the pretrained checkpoint in {folder} ({steps} steps, made earlier).")
             return log["losses"]
         return _pretrain(preset, paths, folder, settings, save_every)
 

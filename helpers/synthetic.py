@@ -22,6 +22,8 @@ from tqdm.auto import tqdm
 from helpers.video import write_video
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
+MOTION_SECONDS = (0.64, 0.8)  # one move, growth or rotation; longer videos repeat it
+RENDERING = 2  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
@@ -49,9 +51,22 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return image + rng.normal(0, 6, (HEIGHT, WIDTH, 1))
 
 
+def motion_phase(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Where each frame is in the motion, 0 at its start and 1 at its end.
+
+    One motion lasts ``MOTION_SECONDS``; a longer video repeats it (the object jumps back and moves again), so every
+    stretch of a training clip's length shows the motion, wherever the clip starts. A rotation just goes on turning.
+    A video no longer than one motion shows it once, start to end."""
+    period = max(2, round(rng.uniform(*MOTION_SECONDS) * FPS))
+    if num_frames <= period:
+        return np.linspace(0.0, 1.0, num_frames)
+    steps = np.arange(num_frames) + rng.integers(period)  # videos start anywhere in the motion
+    return steps / (period - 1) if motion.startswith("Rotate") else (steps % period) / (period - 1)
+
+
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8)."""
-    t = np.linspace(0.0, 1.0, num_frames)
+    t = motion_phase(motion, num_frames, rng)
     half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
@@ -126,7 +141,7 @@ MARKER = ".complete"  # written last, listing the files: a folder with it is a f
 
 def plan_signature(rows: list[tuple]) -> str:
     """A short fingerprint of a plan: a dataset made with other settings (lengths, groups, seed) has another."""
-    return hashlib.sha1(repr(rows).encode()).hexdigest()[:12]
+    return hashlib.sha1(repr((RENDERING, rows)).encode()).hexdigest()[:12]
 
 
 def is_current(root: Path, rows: list[tuple]) -> bool:

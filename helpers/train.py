@@ -1,8 +1,8 @@
 """Fine-tuning VideoMAE with the Trainer: the model, the datasets, the arguments, and a script.
 
-Introduced in 03_train, which writes the guide's code in its cells (``TrainingArguments``, ``collate_fn``,
+Introduced in 04_train, which writes the guide's code in its cells (``TrainingArguments``, ``collate_fn``,
 ``compute_metrics``, ``Trainer``) and checks that it equals what this module builds for the script, ``python -m
-helpers.train``; 05_fast_pipeline trains with ``make_fast_datasets`` and ``VideoTrainer``.
+helpers.train``; 06_fast_pipeline trains with ``make_fast_datasets`` and ``VideoTrainer``.
 """
 
 from __future__ import annotations
@@ -126,14 +126,14 @@ class VideoTrainer(Trainer):
             raise RuntimeError(
                 f"{err}\nA data loader worker died, most often because the machine ran out of memory. Use fewer "
                 "workers or a smaller batch (VC_NUM_WORKERS=1, VC_BATCH_SIZE=2), then continue from the last "
-                "checkpoint (--resume, or RESUME=1 in notebook 03)."
+                "checkpoint (--resume, or RESUME=1 in notebook 04)."
             ) from err
 
 
 class ReportEpochs(TrainerCallback):
     """Tell the Trainer's progress table which epoch a run is in, and how many it has.
 
-    Introduced in 03_train. With a dataset that has no length (PyTorchVideo's) and ``max_steps``, the Trainer cannot
+    Introduced in 04_train. With a dataset that has no length (PyTorchVideo's) and ``max_steps``, the Trainer cannot
     count epochs: its table would number them from 0 and show ``Epoch 3/9223372036854775807`` (the largest
     integer). Given the steps of one epoch, this keeps ``state.epoch`` at steps done / steps per epoch."""
 
@@ -154,7 +154,7 @@ def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
                          ignore: tuple[str, ...] = ("output_dir", "logging_dir")) -> dict:
     """The fields where two ``TrainingArguments`` differ: {field: (ours, theirs)}.
 
-    Introduced in 03_train, which writes the arguments out and checks them against ``training_arguments`` (what
+    Introduced in 04_train, which writes the arguments out and checks them against ``training_arguments`` (what
     the script uses), so that the notebook and the script cannot drift apart."""
     a, b = ours.to_dict(), theirs.to_dict()
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
@@ -163,7 +163,7 @@ def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
 def new_run_dir(base: Path, resume: bool = False) -> Path:
     """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one.
 
-    Introduced in 03_train: running the notebook again never mixes two runs' checkpoints."""
+    Introduced in 04_train: running the notebook again never mixes two runs' checkpoints."""
     import time
 
     base = Path(base)
@@ -412,7 +412,7 @@ def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     lines = [
         "---", "library_name: transformers", "pipeline_tag: video-classification", "tags: [videomae]", "---", "",
         f"# VideoMAE video classifier ({preset.name} preset)", "",
-        "Trained with the video classification tutorial (notebook 03 or `python -m helpers.train`).", "",
+        "Trained with the video classification tutorial (notebook 04 or `python -m helpers.train`).", "",
         f"- {describe(preset)}",
         f"- Labels: {', '.join(json.loads((model_dir / 'config.json').read_text())['id2label'].values())}",
         f"- Training: {preset.num_epochs} epochs, batch {preset.batch_size}, learning rate {preset.learning_rate}, "
@@ -464,7 +464,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fine-tune VideoMAE as in notebook 03.")
+    parser = argparse.ArgumentParser(description="Fine-tune VideoMAE as in notebook 04.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
     parser.add_argument("--output-dir", type=Path, default=None, help="default: outputs/<preset>/script")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")

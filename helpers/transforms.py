@@ -37,7 +37,7 @@ def scale_to_unit(video: torch.Tensor) -> torch.Tensor:
 
 
 class ShuffleFrames(torch.nn.Module):
-    """Put the frames of a (C, T, H, W) clip in a random order: the control run of notebook 03."""
+    """Put the frames of a (C, T, H, W) clip in a random order: the control run of notebook 04."""
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return video[:, torch.randperm(video.shape[1])]

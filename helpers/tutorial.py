@@ -30,7 +30,7 @@ def notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
-# the longest a cell may run: notebook 03's training takes about 4 minutes on an idle 2-core machine, but it
+# the longest a cell may run: notebook 04's training takes about 4 minutes on an idle 2-core machine, but it
 # took 25 minutes on one shared with other jobs (a 30-minute limit stopped such a run); this only catches hangs
 CELL_TIMEOUT = 3 * 3600
 

@@ -96,7 +96,7 @@ def plot_history(log_history: list[dict], path: Path | None = None):
 def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
     """Enlarge (T, H, W, 3) frames ``scale`` times and write ``lines`` of text in a white band below them.
 
-    Introduced in 04_inference (true and predicted labels on a GIF)."""
+    Introduced in 05_inference (true and predicted labels on a GIF)."""
     from PIL import Image, ImageDraw
 
     frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -117,7 +117,7 @@ def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
 def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path | None = None, title: str = ""):
     """Counts of (true class, predicted class) as a heat map, numbers in the cells.
 
-    Introduced in 04_inference."""
+    Introduced in 05_inference."""
     size = max(3.5, 0.6 * len(class_names) + 1.5)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
@@ -140,7 +140,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
                             title: str = ""):
     """One horizontal bar per class: the share of its test videos predicted right.
 
-    Introduced in 04_inference."""
+    Introduced in 05_inference."""
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(class_names) + 1.2))
     ax.barh(class_names, accuracy, color="tab:green")
     ax.set(xlim=(0, 1.05), xlabel="accuracy", title=title or "Accuracy per class")
@@ -158,7 +158,7 @@ def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 12
     """``num_frames`` frames spread over a whole video, about ``height`` pixels high, with ``lines`` of text below:
     a GIF small enough to embed in a notebook, whatever the video's length and size.
 
-    Introduced in 04_inference (true and predicted labels on a GIF)."""
+    Introduced in 05_inference (true and predicted labels on a GIF)."""
     from helpers.video import read_frames, video_info
 
     total = video_info(path)["frames"]

@@ -17,11 +17,11 @@ from helpers.tutorial import notebooks, run_notebook
 PROJECT = Path(__file__).resolve().parent.parent
 
 # stderr a learner may see because the prose right below it explains it: transformers' load report when a
-# pretraining checkpoint gets a new classification head (notebook 03 explains it, 05 points back to it)
+# pretraining checkpoint gets a new classification head (notebook 04 explains it, 06 points back to it)
 EXPLAINED_STDERR = [
     re.compile(r"\[transformers\] .*?LOAD REPORT.*?Consider training on your downstream task\.\n?", re.S),
 ]
-EXPLAINED_IN = {"03_train.ipynb", "05_fast_pipeline.ipynb"}
+EXPLAINED_IN = {"04_train.ipynb", "06_fast_pipeline.ipynb"}
 
 
 def unexplained_stderr(nb) -> list[str]:
@@ -48,7 +48,7 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path))
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the real progress bars: widgets, never stderr
     series = notebooks()
-    assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05"]
+    assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05", "06"]
     for path in series:
         nb = nbformat.read(path, as_version=4)
         twice = tmp_path / "twice" / path.name
@@ -65,7 +65,7 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
         if path.name in EXPLAINED_IN:
             assert "LOAD REPORT" in text, f"{path.name}: the load report its prose explains is missing"
     runs = sorted((tmp_path / "smoke" / "runs").iterdir())
-    assert len(runs) == 2, "each run of notebook 03 trains into a folder of its own"
+    assert len(runs) == 2, "each run of notebook 04 trains into a folder of its own"
     assert (tmp_path / "smoke" / "model" / "model.safetensors").exists()
 
 
@@ -148,15 +148,15 @@ def test_the_full_preset_runs_every_notebook_against_a_stand_in_hub(tmp_path, mo
     config = json.loads((out / "model" / "config.json").read_text())
     assert sorted(config["id2label"].values()) == sorted(UCF_CLASSES)
     assert config["num_frames"] == 16 and config["image_size"] == 224
-    executed = nbformat.read(out / "notebooks" / "03_train.ipynb", as_version=4)
+    executed = nbformat.read(out / "notebooks" / "04_train.ipynb", as_version=4)
     assert "MCG-NJU/videomae-base" in all_text(executed)
     assert sorted(p.name for p in (PROJECT / "data").iterdir()) == project_data_before, "the project's data/ changed"
 
 
 def test_the_fast_pipeline_notebook_runs_alone_into_an_empty_output_folder(tmp_path, monkeypatch):
-    """A learner may open notebook 05 first: it must not rely on folders that earlier notebooks created."""
+    """A learner may open notebook 06 first: it must not rely on folders that earlier notebooks created."""
     monkeypatch.setenv("PRESET", "smoke")
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "fresh"))
-    path = next(p for p in notebooks() if p.name.startswith("05_"))
+    path = next(p for p in notebooks() if p.name.startswith("06_"))
     run_notebook(path, tmp_path / "executed", timeout=600)
-    assert (tmp_path / "fresh" / "smoke" / "05_time_per_clip.png").exists()
+    assert (tmp_path / "fresh" / "smoke" / "06_time_per_clip.png").exists()

@@ -19,7 +19,7 @@ NUM_FRAMES = 4
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    """A tiny untrained VideoMAE and its image processor, saved as notebook 03 saves them."""
+    """A tiny untrained VideoMAE and its image processor, saved as notebook 04 saves them."""
     folder = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
     config = VideoMAEConfig(
@@ -159,5 +159,5 @@ def test_a_model_folder_without_preprocessor_config_says_how_to_fix_it(model_dir
 
 
 def test_a_missing_model_folder_says_to_train_first(tmp_path):
-    with pytest.raises(ModelFolderError, match="notebook 03"):
+    with pytest.raises(ModelFolderError, match="notebook 04"):
         load_classifier(tmp_path / "nothing-here")

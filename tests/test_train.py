@@ -108,7 +108,7 @@ def test_a_checkpoint_with_other_labels_is_explained(tmp_path):
 
 def test_checkpoints_written_in_the_same_second_do_not_warn(tmp_path):
     """On a fast machine the smoke preset saves two checkpoints within a second; the Trainer's mtime warning
-    reached notebook 05's stderr in CI. Importing helpers.train silences it, and the order stays by step."""
+    reached notebook 06's stderr in CI. Importing helpers.train silences it, and the order stays by step."""
     import logging
 
     from transformers.trainer_utils import sort_checkpoints

@@ -1,6 +1,6 @@
 """Accuracy as an `evaluate` metric module that loads from this folder, offline.
 
-Introduced in 03_train. ``evaluate.load("accuracy")`` fetches the same metric's script
+Introduced in 04_train. ``evaluate.load("accuracy")`` fetches the same metric's script
 from the Hub; loading this folder by path needs no network.
 """
 
