@@ -63,6 +63,10 @@ class Preset:
     pretrain_batch_size: int = 32
     pretrain_learning_rate: float = 3e-3
     mask_ratio: float = 0.9
+    # notebook 04's check that pretraining pays: fine-tune the pretrained checkpoint and the same model with random
+    # weights for compare_steps steps each on a small labelled set (compare_groups groups per class); 0: skip
+    compare_steps: int = 0
+    compare_groups: int = 1
     # sampling, as in the guide: a clip spans num_frames * sample_rate / fps seconds
     sample_rate: int = 4
     fps: int = 30
@@ -120,12 +124,13 @@ PRESETS: dict[str, Preset] = {
         name="smoke", num_pairs=2, train_groups=2, val_groups=1, test_groups=1,
         clips_per_group=2, min_seconds=1.5, max_seconds=2.0, image_size=32, model="pretrained",
         hidden_size=32, num_layers=1, num_heads=2, num_epochs=1, batch_size=4, pretrain_steps=3, pretrain_batch_size=4,
+        compare_steps=4,
         eval_clips=2, eval_crops=1,
     ),
     # default: a laptop CPU, offline, a small VideoMAE pretrained on the built-in videos, then fine-tuned
     "cpu": Preset(
-        name="cpu", model="pretrained", train_groups=16, min_seconds=2.2, max_seconds=3.2, sample_rate=4,
-        patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05, num_epochs=12,
+        name="cpu", model="pretrained", compare_steps=300, train_groups=16, min_seconds=2.2, max_seconds=3.2,
+        sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05, num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(
@@ -336,6 +341,10 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
         if not (math.isfinite(p.mask_ratio) and 0 < int(p.mask_ratio * per_frame) < per_frame):
             bad("mask_ratio", f"mask_ratio must hide some and keep some of the {per_frame} patches of a frame "
                               f"(it hides int(mask_ratio * {per_frame})); use e.g. 0.9, VideoMAE's ratio")
+
+    if p.compare_steps < 0:
+        bad("compare_steps", "compare_steps must be 0 (no comparison) or more, e.g. 300")
+    at_least("compare_groups", 1, "groups per class in the small labelled set of the comparison")
 
     # sampling
     at_least("sample_rate", 1, "a clip takes every sample_rate-th frame")

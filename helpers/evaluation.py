@@ -66,14 +66,16 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
 
 
 def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int], preset: Preset,
-                    num_clips: int | None = None, num_crops: int | None = None, shuffle_frames: bool = False) -> dict:
+                    num_clips: int | None = None, num_crops: int | None = None, shuffle_frames: bool = False,
+                    progress: bool = True) -> dict:
     """Per-video accuracy over ``paths``; returns accuracy, probabilities, predictions and counts."""
     num_clips = num_clips or preset.eval_clips
     num_crops = num_crops or preset.eval_crops
     model.eval()
     probs = np.stack([
         video_scores(model, image_processor, p, preset, num_clips, num_crops, shuffle_frames)
-        for p in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video")
+        for p in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video",
+                      disable=not progress)
     ])
     predictions = probs.argmax(1)
     return {

@@ -355,3 +355,94 @@ def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Ten
         return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
     return to_uint8(patches), to_uint8(masked), to_uint8(rebuilt)
+
+
+# --- does pretraining pay? ---------------------------------------------------------------------------------------
+
+def first_groups(root: Path, split: str, label2id: dict[str, int], groups: int = 1) -> tuple[list[Path], list[int]]:
+    """The videos of the first ``groups`` groups of every class in ``split``, and their labels: a small labelled
+    set cut from the full one (whole groups, so no scene is split)."""
+    from helpers.data import labelled_videos, parse_name
+
+    paths, labels = labelled_videos(root, split, label2id)
+    numbers: dict[int, set[int]] = {}
+    for path, label in zip(paths, labels, strict=True):
+        numbers.setdefault(label, set()).add(parse_name(path)[1])
+    keep = {label: set(sorted(found)[:groups]) for label, found in numbers.items()}
+    chosen = [(p, y) for p, y in zip(paths, labels, strict=True) if parse_name(p)[1] in keep[y]]
+    return [p for p, _ in chosen], [y for _, y in chosen]
+
+
+def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], list[int]],
+                   test: tuple[list[Path], list[int]], id2label: dict[int, str], steps: int, points: int,
+                   output_dir: Path, desc: str = "fine-tuning") -> list[tuple[int, float]]:
+    """Fine-tune ``checkpoint`` on the ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
+    pipeline (the preset's learning rate, batch, warm-up and seed; decoded videos kept in memory); return the
+    per-video test accuracy (the preset's clips x crops) at ``points`` evenly spaced steps, (step, accuracy)."""
+    from dataclasses import replace
+
+    from transformers import PrinterCallback, TrainerCallback, VideoMAEForVideoClassification
+    from transformers.utils import logging as hf_logging
+
+    from helpers.evaluation import evaluate_videos
+    from helpers.train import VideoTrainer, batch_transform, training_arguments
+
+    preset = replace(preset, pipeline="fast")
+    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
+    torch.manual_seed(preset.seed)  # the same new head on both starts
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report: notebook 04 explained it
+    try:
+        with _quiet_progress():
+            model = VideoMAEForVideoClassification.from_pretrained(
+                checkpoint, label2id={v: k for k, v in id2label.items()}, id2label=id2label,
+                ignore_mismatched_sizes=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    dataset = FastVideoDataset(*train, preset.num_frames, preset.clip_duration, train=True,
+                               short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
+    at = sorted({max(1, round(steps * (k + 1) / points)) for k in range(points)})
+    curve: list[tuple[int, float]] = []
+    bar = tqdm(total=steps, desc=desc, unit="step")
+
+    class Measure(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            bar.update(state.global_step - bar.n)
+            if state.global_step in at:
+                result = evaluate_videos(model, processor, *test, preset, progress=False)
+                curve.append((state.global_step, result["accuracy"]))
+                bar.set_postfix(accuracy=f"{result['accuracy']:.3f}")
+                model.train()
+
+    args = training_arguments(preset, output_dir, len(train[0]), eval_strategy="no", save_strategy="no",
+                              max_steps=steps, logging_strategy="no", dataloader_num_workers=0,
+                              disable_tqdm=True, push_to_hub=False)
+    trainer = VideoTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_uint8,
+                           processing_class=processor, video_transform=batch_transform(preset, processor),
+                           callbacks=[Measure()])
+    trainer.remove_callback(PrinterCallback)  # the bar says enough
+    trainer.train()
+    bar.close()
+    return curve
+
+
+def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], checkpoint: str, output_dir: Path) -> dict:
+    """Notebook 04's check that pretraining pays: ``finetune_curve`` from ``checkpoint`` (the preset's pretrained
+    one) and from the same model with random weights, on the first ``compare_groups`` groups of every class,
+    ``compare_steps`` steps each; returns {start: [(step, per-video test accuracy), ...]}. Empty when the preset
+    has no comparison (``compare_steps`` 0, or a model that was not pretrained here)."""
+    if not preset.compare_steps or preset.model != "pretrained":
+        print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
+              "it compares the checkpoint of notebook 03 with random weights.")
+        return {}
+    from helpers.data import labelled_videos
+
+    id2label = {i: name for name, i in label2id.items()}
+    train = first_groups(root, "train", label2id, preset.compare_groups)
+    test = labelled_videos(root, "test", label2id)
+    print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
+          f"{len(test[0])} test videos, {preset.compare_steps} steps from each start")
+    starts = {"pretrained (notebook 03)": checkpoint, "random weights": start_checkpoint(preset)}
+    return {name: finetune_curve(preset, checkpoint, train, test, id2label, preset.compare_steps, points=4,
+                                 output_dir=Path(output_dir) / name.split()[0], desc=name)
+            for name, checkpoint in starts.items()}

@@ -166,3 +166,21 @@ def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 12
     step = max(1, frames.shape[1] // height)  # shrink large frames by whole steps, enlarge small ones
     frames = frames[:, ::step, ::step]
     return caption(frames, lines, scale=max(1, height // frames.shape[1]))
+
+
+def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path | None = None, title: str = ""):
+    """Accuracy against training steps, one line per entry: {"label": [(step, accuracy), ...]}. Introduced in
+    04_train (pretrained against random weights)."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, points in curves.items():
+        steps, accuracy = zip(*points, strict=True) if points else ((), ())
+        ax.plot(steps, accuracy, marker="o", label=f"{label}: {accuracy[-1]:.3f}" if points else label)
+    if not curves:
+        ax.text(0.5, 0.5, "nothing to compare on this preset", ha="center", va="center", transform=ax.transAxes)
+    ax.set(xlabel="fine-tuning step", ylabel="per-video test accuracy", ylim=(0, 1.02), title=title)
+    if curves:
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
