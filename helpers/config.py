@@ -129,8 +129,9 @@ PRESETS: dict[str, Preset] = {
     ),
     # default: a laptop CPU, offline, a small VideoMAE pretrained on the built-in videos, then fine-tuned
     "cpu": Preset(
-        name="cpu", model="pretrained", compare_steps=300, train_groups=16, min_seconds=2.2, max_seconds=3.2,
-        sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05, num_epochs=12,
+        name="cpu", model="pretrained", pretrain_steps=600, compare_steps=300, train_groups=16, min_seconds=2.2,
+        max_seconds=3.2, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05,
+        num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from helpers.video import write_video
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
-MOTION_SECONDS = (0.64, 0.8)  # one move, growth or rotation; longer videos repeat it
+MOTION_SECONDS = (0.64, 0.8)  # how long one short move, growth or turn takes; longer videos go on at that speed
 RENDERING = 2  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
@@ -51,39 +51,42 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return image + rng.normal(0, 6, (HEIGHT, WIDTH, 1))
 
 
-def motion_phase(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """Where each frame is in the motion, 0 at its start and 1 at its end.
-
-    One motion lasts ``MOTION_SECONDS``; a longer video repeats it (the object jumps back and moves again), so every
-    stretch of a training clip's length shows the motion, wherever the clip starts. A rotation just goes on turning.
-    A video no longer than one motion shows it once, start to end."""
-    period = max(2, round(rng.uniform(*MOTION_SECONDS) * FPS))
-    if num_frames <= period:
-        return np.linspace(0.0, 1.0, num_frames)
-    steps = np.arange(num_frames) + rng.integers(period)  # videos start anywhere in the motion
-    return steps / (period - 1) if motion.startswith("Rotate") else (steps % period) / (period - 1)
-
-
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """Render one clip of the forward class of a pair (T, H, W, 3 uint8)."""
-    t = motion_phase(motion, num_frames, rng)
+    """Render one clip of the forward class of a pair (T, H, W, 3 uint8).
+
+    The motion goes one way for the whole video, at about the same speed whatever its length: one move, growth or
+    turn per ``MOTION_SECONDS`` (a quarter to a third of the frame, about 1.5x, about 160 degrees), up to what the
+    frame holds. A long video is a long move across the frame (its ends partly outside it), a large growth, several
+    turns. So a training clip, a short window of the video, sees the motion at the same speed as in a short video,
+    and frames spread over the whole video (the pipeline's sampling) show the same motion, faster, never reversed."""
+    t = np.linspace(0.0, 1.0, num_frames)
+    # how many short motions the video lasts; 1 for a video no longer than one
+    motions = max(1.0, num_frames / FPS / rng.uniform(*MOTION_SECONDS))
+    stretch = min(motions, 2.0)  # what fits in the frame
     half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
     margin = 50
     cx = np.full_like(t, rng.uniform(WIDTH * 0.35, WIDTH * 0.65))
     cy = np.full_like(t, rng.uniform(HEIGHT * 0.35, HEIGHT * 0.65))
+
+    def start(travel: float, size: int, edge: float) -> float:
+        if travel <= size - 2 * edge:
+            return rng.uniform(edge, size - edge - travel)
+        return (size - travel) / 2 + rng.uniform(-0.03, 0.03) * size  # across the frame, centred
+
     if motion in ("MoveRight", "SlideDownRight"):
-        travel = rng.uniform(0.45, 0.6) * WIDTH
-        cx = rng.uniform(margin, WIDTH - margin - travel) + t * travel
+        travel = rng.uniform(0.45, 0.6) * WIDTH * stretch
+        cx = start(travel, WIDTH, margin) + t * travel
     if motion in ("MoveDown", "SlideDownRight"):
-        travel = rng.uniform(0.4, 0.5) * HEIGHT
-        cy = rng.uniform(margin * 0.6, HEIGHT - margin * 0.6 - travel) + t * travel
+        travel = rng.uniform(0.4, 0.5) * HEIGHT * stretch
+        cy = start(travel, HEIGHT, margin * 0.6) + t * travel
     if motion == "Grow":
-        small = rng.uniform(0.4, 0.55)
-        scale = small + t * (rng.uniform(1.3, 1.6) - small)
+        small = rng.uniform(0.4, 0.55) / stretch**0.6
+        large = rng.uniform(1.3, 1.6) * stretch**0.25
+        scale = small * (large / small) ** t  # the same ratio per second throughout
     if motion == "RotateClockwise":
-        angle = angle + t * rng.uniform(0.75, 1.0) * np.pi  # image y points down: + is clockwise
+        angle = angle + t * rng.uniform(0.75, 1.0) * np.pi * motions  # image y points down: + is clockwise
         # like a clock hand: the end opposite the marked tip stays put, so the tip sweeps far
         pivot_x, pivot_y = rng.uniform(0.42, 0.58) * WIDTH, rng.uniform(0.42, 0.58) * HEIGHT
         cx, cy = pivot_x + half_w * np.cos(angle), pivot_y + half_w * np.sin(angle)

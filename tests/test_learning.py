@@ -1,7 +1,8 @@
-"""Learning tests: the cpu preset really learns, and only by using the order of the frames.
+"""Learning tests: the cpu preset really learns, only by using the order of the frames, and pretraining pays.
 
 Minutes each, so not part of `make test`: run them with `make test-learning`. The normal run is made with both
-input pipelines: the guide's PyTorchVideo one and helpers.fast.
+input pipelines: the guide's PyTorchVideo one and helpers.fast. All start from the checkpoint pretrained on the
+training videos (made once, by the first test that needs it, and reused).
 """
 
 import dataclasses
@@ -9,6 +10,9 @@ import dataclasses
 import pytest
 
 from helpers.config import get_preset
+from helpers.data import class_names, get_dataset, label_maps
+from helpers.model import base_checkpoint
+from helpers.pretrain import compare_starts
 from helpers.train import run_training
 
 pytestmark = pytest.mark.learning
@@ -33,3 +37,14 @@ def test_with_frames_shuffled_in_time_it_cannot_beat_the_order_blind_ceiling(pre
     print("control run:", metrics)
     assert metrics["test videos"] >= 100
     assert metrics["test accuracy per video"] <= 0.60
+
+
+def test_pretraining_pays_at_least_10_points_on_a_small_labelled_set(preset, tmp_path):
+    # notebook 04's comparison: the same steps, seed and labelled videos (one group per class), two starts
+    root = get_dataset(preset)
+    label2id, _ = label_maps(class_names(root))
+    curves = compare_starts(preset, root, label2id, base_checkpoint(preset), tmp_path)
+    print("pretrained vs random weights:", curves)
+    (pretrained, scratch) = (curve[-1][1] for curve in curves.values())
+    assert preset.compare_steps > 0 and all(curve[-1][0] == preset.compare_steps for curve in curves.values())
+    assert pretrained - scratch >= 0.10

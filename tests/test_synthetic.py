@@ -73,3 +73,26 @@ def test_a_dataset_made_with_other_settings_is_made_again_and_nothing_else_goes(
     with pytest.raises(FileExistsError, match="mine.mp4"):
         generate(dataclasses.replace(tiny_preset, min_seconds=0.5, max_seconds=0.6), root)
     assert (root / "train" / "MoveLeft" / "mine.mp4").exists()
+
+
+def bar_x(frames: np.ndarray) -> np.ndarray:
+    """The x of the bar's centre in every frame (the bar is light, the background dark)."""
+    light = frames.astype(int).sum(-1) > 480
+    columns = np.arange(frames.shape[2])
+    return np.array([(light[i].sum(0) * columns).sum() / max(1, light[i].sum()) for i in range(len(frames))])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_long_video_moves_one_way_as_fast_as_a_short_one(seed):
+    """The cpu preset's videos last 2.2-3.2 s, three training clips: a clip anywhere in one must see the bar travel
+    about as far as in a whole short video, and frames spread over all of it (the pipeline's sampling) must show the
+    motion one way, never a jump back."""
+    long = make_clip("MoveRight", 75, np.random.default_rng(seed))
+    short = make_clip("MoveRight", 18, np.random.default_rng(seed))
+    spread = bar_x(long[np.arange(8) * 75 // 8])
+    assert np.all(np.diff(spread) > 0)
+    clip = 27  # frames of one training clip: 8 frames x sample rate 4 / 30 fps = 1.07 s at 25 fps
+    middle = bar_x(long[24:24 + clip])
+    assert middle[-1] - middle[0] > 0.25 * WIDTH
+    assert bar_x(short)[-1] - bar_x(short)[0] > 0.25 * WIDTH
+    assert np.all(np.diff(bar_x(make_clip("MoveLeft", 75, np.random.default_rng(seed))[np.arange(8) * 75 // 8])) < 0)
