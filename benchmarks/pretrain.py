@@ -2,10 +2,11 @@
 labels) against training the same model from scratch, with the same steps and the same labelled videos, on the
 full labelled set and on a small one (one group per class). Per-video test accuracy, 5 clips x 3 crops.
 
-Run ``python -m benchmarks.pretrain`` (``--help`` for the knobs). With the defaults it pretrains for about 2 minutes
-and fine-tunes four times (about 3 minutes each on an idle 2-core machine); ``--runs`` picks some of the four, and
-a second call reuses the pretrained checkpoint. Everything it writes goes under ``$TUTORIAL_DATA`` (the dataset,
-the checkpoints) and ``--output-dir``: set ``TUTORIAL_DATA`` to keep it out of the project's data/.
+Run ``python -m benchmarks.pretrain`` (``--help`` for the knobs). With the defaults it pretrains as the preset does
+(the checkpoint of notebook 03, reused if it exists) and fine-tunes four times (minutes each on a 2-core machine);
+``--runs`` picks some of the four, and a second call reuses the pretrained checkpoint. Everything it writes goes
+under ``$TUTORIAL_DATA`` (the dataset, the checkpoints) and ``--output-dir``: set ``TUTORIAL_DATA`` to keep it out of
+the project's data/.
 
 What is compared, and how:
 - One dataset, one seed, one test split (128 videos). The small labelled set is the first group of every class of
@@ -35,7 +36,7 @@ import torch
 from benchmarks.common import device_line, versions
 from helpers.config import DATA_DIR, Preset, get_preset, validate
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos, list_videos, parse_name
-from helpers.pretrain import CACHE_MB, MASK_RATIO, pretrain
+from helpers.pretrain import CACHE_MB, pretrain_preset
 from helpers.synthetic import MARKER
 
 SUBSET_MARKER = ".subset-of"  # in the small set's folder: the full dataset it was cut from
@@ -93,13 +94,13 @@ def finetune(preset: Preset, root: Path, output_dir: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--min-seconds", type=float, default=2.2, help="length of the built-in videos")
-    parser.add_argument("--max-seconds", type=float, default=3.2)
-    parser.add_argument("--steps", type=int, default=1000, help="pretraining steps")
-    parser.add_argument("--batch-size", type=int, default=32, help="pretraining clips per step")
-    parser.add_argument("--lr", type=float, default=3e-3, help="pretraining learning rate")
-    parser.add_argument("--mask-ratio", type=float, default=MASK_RATIO)
-    parser.add_argument("--norm-pix-loss", type=int, default=0, help="1: VideoMAE's per-patch normalized target")
+    parser.add_argument("--min-seconds", type=float, default=None, help="length of the built-in videos (default: "
+                        "the preset's)")
+    parser.add_argument("--max-seconds", type=float, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="pretraining clips per step")
+    parser.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
+    parser.add_argument("--mask-ratio", type=float, default=None)
     parser.add_argument("--small-groups", type=int, default=1, help="groups per class of the small labelled set")
     parser.add_argument("--finetune-steps", type=int, default=None, help="fine-tuning steps on every labelled set "
                         "(default: the preset's epochs over the full set)")
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
 
     preset = get_preset(args.preset, min_seconds=args.min_seconds, max_seconds=args.max_seconds, pipeline="fast",
-                        learning_rate=args.finetune_lr)
+                        learning_rate=args.finetune_lr, pretrain_steps=args.steps, pretrain_batch_size=args.batch_size,
+                        pretrain_learning_rate=args.lr, mask_ratio=args.mask_ratio, model="pretrained")
     print(f"Machine: {device_line()}; {versions()}; torch threads {torch.get_num_threads()}", flush=True)
     root = get_dataset(preset)
     small_name = f"{preset.name}-small{args.small_groups}"
@@ -128,13 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     presets = {size: validate(dataclasses.replace(
         preset, num_epochs=max(1, round(steps / math.ceil(counts[size] / preset.batch_size))))) for size in counts}
 
-    folder = DATA_DIR / "checkpoints" / (
-        f"bench-mae{round(args.mask_ratio * 100)}-npl{args.norm_pix_loss}-{args.steps}x{args.batch_size}-"
-        f"lr{args.lr:g}-{preset.min_seconds:g}-{preset.max_seconds:g}s-w{preset.hidden_size}x{preset.num_layers}-"
-        f"seed{preset.seed}")
     started = time.perf_counter()
-    losses = pretrain(preset, unlabelled, args.steps, folder, batch_size=args.batch_size, learning_rate=args.lr,
-                      mask_ratio=args.mask_ratio, norm_pix_loss=bool(args.norm_pix_loss))
+    folder, losses = pretrain_preset(preset, unlabelled)
+    folder = Path(folder)
     tail = max(1, len(losses) // 10)
     loss_line = (f"pretraining loss: {losses[0]:.4f} at the first step, {sum(losses[-tail:]) / tail:.4f} over the "
                  f"last {tail} steps ({len(losses)} steps; this call took {time.perf_counter() - started:.0f} s)")
@@ -158,9 +156,9 @@ def main(argv: list[str] | None = None) -> None:
                                      "results": results}, indent=1))
 
     print(f"\nSettings: preset {preset.name}, videos {preset.min_seconds:g}-{preset.max_seconds:g} s; pretraining "
-          f"{args.steps} steps x {args.batch_size} clips on {counts['full']} unlabelled videos, lr {args.lr:g}, mask "
-          f"ratio {args.mask_ratio}, norm_pix_loss {bool(args.norm_pix_loss)}; fine-tuning {steps} steps, batch "
-          f"{preset.batch_size}, lr {preset.learning_rate:g}, seed {preset.seed}")
+          f"{preset.pretrain_steps} steps x {preset.pretrain_batch_size} clips on {counts['full']} unlabelled videos, "
+          f"lr {preset.pretrain_learning_rate:g}, mask ratio {preset.mask_ratio}, norm_pix_loss True; fine-tuning "
+          f"{steps} steps, batch {preset.batch_size}, lr {preset.learning_rate:g}, seed {preset.seed}")
     print(loss_line)
     results = json.loads(saved.read_text())["results"] if saved.is_file() else results
     print("| labelled set | pretrained | scratch | gain |\n| --- | --- | --- | --- |")
