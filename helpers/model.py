@@ -91,11 +91,12 @@ def base_checkpoint(preset: Preset) -> str:
     or here if that was skipped); for ``"scratch"`` a folder with a randomly initialized VideoMAE."""
     if preset.model == "scratch":
         return str(scratch_checkpoint(preset))
-    if preset.model == "pretrained":
-        from helpers.pretrain import pretrain_preset
+    from helpers.pretrain import check_checkpoint_fits, pretrain_preset
 
+    if preset.model == "pretrained":
         return str(pretrain_preset(preset)[0])
-    return check_checkpoint(preset.model)
+    check_checkpoint_fits(check_checkpoint(preset.model), preset)  # a VideoMAE made for the preset's clips
+    return preset.model
 
 
 def build_processor(preset: Preset) -> VideoMAEImageProcessor:

@@ -3,6 +3,7 @@ reconstructions."""
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,30 @@ def test_reconstruction_frames_are_uint8_clips_and_keep_the_visible_patches(pres
     assert (masked[:, hidden] == 128).all(), "hidden patches are grey in the masked input"
     assert (rebuilt[:, ~hidden] == original[:, ~hidden]).all(), "visible patches are shown as they are"
     assert not (rebuilt[:, hidden] == original[:, hidden]).all(), "hidden patches are the model's prediction"
+
+
+def test_a_start_checkpoint_made_for_other_clips_stops_before_any_training(preset, tmp_path):
+    """VC_MODEL pointing at a VideoMAE of 16 frames, with an 8-frame preset: the fit check runs where the
+    notebooks and the script get their checkpoint, so nothing loads a model whose position embeddings do not fit."""
+    other = dataclasses.replace(preset, num_frames=2 * preset.num_frames)
+    folder = save_checkpoint(small_model(other), processor(other), tmp_path / "sixteen")
+    with pytest.raises(ValueError, match=rf"{folder} was made for other clips: num_frames {other.num_frames}"):
+        helpers.model.base_checkpoint(dataclasses.replace(preset, model=str(folder)))
+
+
+def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(preset, tiny_dataset, monkeypatch,
+                                                                            tmp_path, capsys):
+    """Notebook 03 pretrains (pretrain_preset); notebook 04 and the script get the same folder from base_checkpoint,
+    without training again; other settings get a folder of their own."""
+    monkeypatch.setattr(helpers.pretrain, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(helpers.pretrain, "unlabelled_videos", lambda p: list_videos(tiny_dataset)["train"])
+    small = dataclasses.replace(preset, model="pretrained", pretrain_steps=2, pretrain_batch_size=2)
+    folder, losses = helpers.pretrain.pretrain_preset(small)
+    assert len(losses) == 2 and (tmp_path / "data" / "checkpoints") in Path(folder).parents
+    made = (Path(folder) / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    assert helpers.model.base_checkpoint(small) == folder
+    assert "Reusing" in capsys.readouterr().out
+    assert (Path(folder) / "model.safetensors").stat().st_mtime_ns == made
+    other, _ = helpers.pretrain.pretrain_preset(dataclasses.replace(small, mask_ratio=0.5))
+    assert other != folder
