@@ -23,14 +23,14 @@ from helpers.video import write_video
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
 MOTION_SECONDS = (0.64, 0.8)  # how long one short move, growth or turn takes; longer videos go on at that speed
-RENDERING = 2  # bumped when the rendering changes, so that datasets made by an older one are made again
+RENDERING = 3  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
     ("MoveDown", "MoveUp"),
-    ("Grow", "Shrink"),
-    ("RotateClockwise", "RotateCounterclockwise"),
     ("SlideDownRight", "SlideUpLeft"),
+    ("RotateClockwise", "RotateCounterclockwise"),
+    ("Grow", "Shrink"),  # last: a long video cannot keep growing at a short one's pace, so it grows slower
 ]
 
 
@@ -54,15 +54,15 @@ def _background(rng: np.random.Generator) -> np.ndarray:
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8).
 
-    The motion goes one way for the whole video, at about the same speed whatever its length: one move, growth or
-    turn per ``MOTION_SECONDS`` (a quarter to a third of the frame, about 1.5x, about 160 degrees), up to what the
-    frame holds. A long video is a long move across the frame (its ends partly outside it), a large growth, several
-    turns. So a training clip, a short window of the video, sees the motion at the same speed as in a short video,
-    and frames spread over the whole video (the pipeline's sampling) show the same motion, faster, never reversed."""
+    The motion keeps one direction and one speed for the whole video, whatever its length: a move covers a quarter
+    to a third of the frame, a turn about 160 degrees, per ``MOTION_SECONDS``. In a long video a moving bar leaves
+    the frame on one side and comes back on the other at once (as in old video games), and a turning one keeps
+    turning. So a training clip anywhere in a long video sees the motion as a whole short video shows it, and
+    frames spread over the whole video (the pipeline's sampling) see it faster, never reversed. Growing cannot go
+    on at that pace: in a long video the bar grows slower, over the whole video."""
     t = np.linspace(0.0, 1.0, num_frames)
     # how many short motions the video lasts; 1 for a video no longer than one
     motions = max(1.0, num_frames / FPS / rng.uniform(*MOTION_SECONDS))
-    stretch = min(motions, 2.0)  # what fits in the frame
     half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
@@ -70,18 +70,20 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
     cx = np.full_like(t, rng.uniform(WIDTH * 0.35, WIDTH * 0.65))
     cy = np.full_like(t, rng.uniform(HEIGHT * 0.35, HEIGHT * 0.65))
 
-    def start(travel: float, size: int, edge: float) -> float:
-        if travel <= size - 2 * edge:
-            return rng.uniform(edge, size - edge - travel)
-        return (size - travel) / 2 + rng.uniform(-0.03, 0.03) * size  # across the frame, centred
+    def travel(size: int, share: tuple[float, float], edge: float) -> np.ndarray:
+        """Positions along one axis: in the frame for one motion, around the frame (what leaves it on one side
+        comes back on the other at once, see the drawing below) for more."""
+        distance = rng.uniform(*share) * size * motions
+        if motions == 1.0:
+            return rng.uniform(edge, size - edge - distance) + t * distance
+        return (rng.uniform(0, size) + t * distance) % size
 
     if motion in ("MoveRight", "SlideDownRight"):
-        travel = rng.uniform(0.45, 0.6) * WIDTH * stretch
-        cx = start(travel, WIDTH, margin) + t * travel
+        cx = travel(WIDTH, (0.45, 0.6), margin)
     if motion in ("MoveDown", "SlideDownRight"):
-        travel = rng.uniform(0.4, 0.5) * HEIGHT * stretch
-        cy = start(travel, HEIGHT, margin * 0.6) + t * travel
+        cy = travel(HEIGHT, (0.4, 0.5), margin * 0.6)
     if motion == "Grow":
+        stretch = min(motions, 2.0)
         small = rng.uniform(0.4, 0.55) / stretch**0.6
         large = rng.uniform(1.3, 1.6) * stretch**0.25
         scale = small * (large / small) ** t  # the same ratio per second throughout
@@ -96,18 +98,31 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
     background = np.clip(_background(rng), 0, 255).astype(np.uint8)
     frames = np.repeat(background[None], num_frames, axis=0)
     for i, frame in enumerate(frames):
-        # draw inside the object's bounding box only: 20x faster than the whole frame
-        s, a, x0, y0 = scale[i], angle[i], cx[i], cy[i]
+        s, a = scale[i], angle[i]
         r = int(np.hypot(half_w, half_h) * s) + 2
-        top, left = max(0, int(y0) - r), max(0, int(x0) - r)
-        y, x = np.mgrid[top:min(HEIGHT, int(y0) + r), left:min(WIDTH, int(x0) + r)].astype(np.float32)
-        u = np.cos(a) * (x - x0) + np.sin(a) * (y - y0)
-        v = -np.sin(a) * (x - x0) + np.cos(a) * (y - y0)
-        inside = (np.abs(u) < half_w * s) & (np.abs(v) < half_h * s)
-        window = frame[top:top + inside.shape[0], left:left + inside.shape[1]]
-        window[inside] = colour
-        window[inside & (u > half_w * s * 0.5)] = tip_colour  # a marked end
+        # the frame wraps around: a bar crossing an edge shows on both sides (copies one frame away)
+        for x0 in (cx[i] - WIDTH, cx[i], cx[i] + WIDTH):
+            for y0 in (cy[i] - HEIGHT, cy[i], cy[i] + HEIGHT):
+                if -r < x0 < WIDTH + r and -r < y0 < HEIGHT + r:
+                    _draw_bar(frame, x0, y0, r, a, half_w * s, half_h * s, colour, tip_colour)
     return frames
+
+
+def _draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, half_w: float, half_h: float,
+              colour: np.ndarray, tip_colour: np.ndarray) -> None:
+    """Paint a bar centred at (x0, y0) into ``frame``, only inside its bounding box (20x faster than the whole
+    frame), with a marked end."""
+    top, left = max(0, int(y0) - r), max(0, int(x0) - r)
+    bottom, right = min(HEIGHT, int(y0) + r), min(WIDTH, int(x0) + r)
+    if bottom <= top or right <= left:
+        return
+    y, x = np.mgrid[top:bottom, left:right].astype(np.float32)
+    u = np.cos(angle) * (x - x0) + np.sin(angle) * (y - y0)
+    v = -np.sin(angle) * (x - x0) + np.cos(angle) * (y - y0)
+    inside = (np.abs(u) < half_w) & (np.abs(v) < half_h)
+    window = frame[top:bottom, left:right]
+    window[inside] = colour
+    window[inside & (u > half_w * 0.5)] = tip_colour
 
 
 def make_clip(class_name: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
