@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from helpers import synthetic
 from helpers.config import DATA_DIR, Preset
-from helpers.video import VIDEO_SUFFIXES, VideoError, check_file, video_info
+from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, video_info
 
 SPLITS = ("train", "val", "test")
 HUB_REPO = "sayakpaul/ucf101-subset"
@@ -141,15 +141,16 @@ def list_videos(root: Path) -> dict[str, list[Path]]:
         if not folder.is_dir():
             raise DataError(f"{folder} is missing: the dataset needs train/, val/ and test/ folders.")
         files = sorted(p for p in folder.glob("*/*") if p.is_file())
-        videos[split] = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
-        skipped += [p for p in files if p.suffix.lower() not in VIDEO_SUFFIXES]
+        videos[split] = [p for p in files if is_video_name(p)]
+        skipped += [p for p in files if not is_video_name(p)]
         if not videos[split]:
             raise DataError(
                 f"{folder} holds no video: put videos in {folder}/<Class>/, or delete {root} "
                 "and run notebook 01 again."
             )
     if skipped:
-        warnings.warn(f"Skipped {len(skipped)} files that are not videos, e.g. {skipped[0]}", stacklevel=2)
+        warnings.warn(f"Skipped {len(skipped)} files that are not videos, e.g. {skipped[0]} (video file names end "
+                      f"with {', '.join(sorted(VIDEO_SUFFIXES))})", stacklevel=2)
     return videos
 
 
@@ -163,7 +164,7 @@ def class_names(root: Path) -> list[str]:
             raise DataError(f"{folder} is missing: the dataset needs train/, val/ and test/ folders.")
         per_split[split] = sorted(
             p.name for p in folder.iterdir()
-            if p.is_dir() and any(f.suffix.lower() in VIDEO_SUFFIXES for f in p.iterdir())
+            if p.is_dir() and any(is_video_name(f) for f in p.iterdir())
         )
     train = per_split["train"]
     if not train:
@@ -204,35 +205,19 @@ def groups_in_several_splits(videos: dict[str, list[Path]]) -> dict[tuple[str, i
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
     """Open and decode every video; return the usable ones' info and one message per file that is not usable.
 
-    Not usable: files that do not open or decode, and truncated ones (far fewer frames decode than the header
-    announces): PyTorchVideo would ask them for clips past their real end and silently draw another video."""
+    The verdict is ``helpers.video.video_info``'s, the one every step shares (training, evaluation, predict): not
+    usable are files that do not open or decode, pictures, audio, raw streams, and truncated files (far fewer
+    frames decode than the header announces: PyTorchVideo would ask them for clips past their real end and
+    silently draw another video)."""
     good, bad = [], []
     for path in tqdm(paths, desc="checking videos", unit="video"):
         try:
-            info = _checked_info(path)
+            info = video_info(path)
         except VideoError as err:
             bad.append(str(err))
         else:
             good.append({"path": path, **info})
     return good, bad
-
-
-# (path, size, mtime) -> video_info, so that the notebooks' several scans decode each file once
-_INFO_CACHE: dict[tuple[str, int, int], dict] = {}
-
-
-def _checked_info(path: Path) -> dict:
-    stat = check_file(path).stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _INFO_CACHE:
-        info = video_info(path)
-        decoded, announced = info["frames"], info["header_frames"]
-        if announced and decoded < 0.9 * announced and announced - decoded >= 2:
-            raise VideoError(
-                f"{path}: truncated: only {decoded} of its {announced} frames decode. Copy it again or remove it."
-            )
-        _INFO_CACHE[key] = info
-    return _INFO_CACHE[key]
 
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int],

@@ -35,15 +35,19 @@ import torch
 import torch.nn.functional as F
 
 from helpers.transforms import frame_size, scale_range
-from helpers.video import VideoError, open_video, to_rgb
+from helpers.video import VideoError, open_video, quarter_turns, to_rgb
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
 SEEK_AFTER_SECONDS = 1.0
 
 
 def probe(path: Path) -> tuple[int, float, int, int]:
-    """(frames, fps, height, width) of ``path`` from its header, without decoding; raise VideoError if unreadable."""
+    """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes: a phone video's
+    rotation is applied); raise VideoError if unreadable."""
     with open_video(path) as (container, stream):
+        # the rotation is known once a frame is decoded (PyAV hands it over with each frame)
+        first = next(container.decode(stream), None)
+        turns = quarter_turns(first) if first is not None else 0
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         frames = stream.frames
         if not frames and stream.duration and fps:
@@ -51,6 +55,8 @@ def probe(path: Path) -> tuple[int, float, int, int]:
         if not frames and container.duration and fps:
             frames = round(container.duration / av.time_base * fps)
         height, width = stream.codec_context.height, stream.codec_context.width
+        if turns % 2:
+            height, width = width, height
     if not frames or not fps or not height:
         raise VideoError(f"{path}: the header gives no frame count, rate or size (truncated?). Copy it again.")
     return int(frames), fps, height, width

@@ -5,10 +5,12 @@ Introduced in 05_inference. From a shell::
     python -m helpers.predict clip.mp4 other.avi --model outputs/cpu/model [--top-k 3] [--json]
 
 The path is the one ``pipeline("video-classification")`` takes, written out so that every step can
-fail with a message naming the file: torchcodec decodes the frames (exact seek mode, as the
-pipeline), the video processor's own ``sample_frames`` picks ``model.config.num_frames`` frames
-spread uniformly over the whole video, the video processor resizes, crops and normalizes them,
-the model scores them, softmax. For a normal video the scores equal the pipeline's.
+fail with a message naming the file: ``helpers.video`` decodes the frames (the reader of training and
+evaluation: the same stream, upright frames, the same verdict on files that are not usable videos;
+the pipeline's torchcodec picks the same stream and applies the same rotation), the video processor's
+own ``sample_frames`` picks ``model.config.num_frames`` frames spread uniformly over the whole video,
+the video processor resizes, crops and normalizes them, the model scores them, softmax. For a normal
+video the scores equal the pipeline's.
 
 Short clips: the pipeline refuses a video with fewer frames than the model takes. Here a clip of
 ``T < N`` frames (``N = model.config.num_frames``) is padded by repeating frames, with the same
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from helpers.video import VideoError, check_file
+from helpers.video import VideoError, read_frames, video_info
 
 PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json")
 
@@ -73,47 +75,16 @@ def frame_indices(total_frames: int, num_frames: int, processor=None) -> np.ndar
     return np.arange(num_frames) * total_frames // num_frames
 
 
-def has_no_video_stream(path: Path) -> bool:
-    """True for a media file that opens but holds no video (a sound file renamed .mp4, for instance)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            return not container.streams.video
-    except (av.FFmpegError, UnicodeDecodeError):
-        return False
-
-
 def decode(path: Path, num_frames: int, processor=None) -> tuple[torch.Tensor, dict]:
-    """The sampled frames of ``path`` as (T, 3, H, W) uint8 and facts about the file; VideoError if unreadable."""
-    from torchcodec.decoders import VideoDecoder
+    """The sampled frames of ``path`` as (T, 3, H, W) uint8 and facts about the file; VideoError if unreadable.
 
-    path = check_file(path)
-    try:
-        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=0)
-    except (RuntimeError, ValueError) as err:
-        if has_no_video_stream(path):
-            raise VideoError(f"{path}: has no video stream (audio only?). Pass a video file.") from None
-        # torchcodec's message ends with FFmpeg's reason after the path: keep only that
-        reason = str(err).strip().splitlines()[-1].split(str(path))[-1].strip(" :") or "unknown reason"
-        raise VideoError(f"{path}: cannot be opened as a video ({reason}). The file is damaged, truncated or "
-                         "not a video: copy it again or convert it to MP4 (H.264).") from None
-    meta = decoder.metadata
-    total, declared = meta.num_frames_from_content or 0, meta.num_frames_from_header or 0
-    if total == 0:
-        raise VideoError(f"{path}: contains no decodable frame. Copy it again or remove it.")
-    # a file cut short keeps its header: it announces more frames than it holds
-    if declared and total < declared - max(2, declared // 20):
-        raise VideoError(f"{path}: truncated: its header announces {declared} frames but only {total} can be read. "
-                         "Copy the file again (an interrupted download or copy?).")
-    indices = frame_indices(total, num_frames, processor)
-    try:
-        frames = decoder.get_frames_at(indices=indices.tolist()).data
-    except (RuntimeError, IndexError, ValueError) as err:
-        raise VideoError(f"{path}: frames could not be decoded ({err}). The file is damaged: copy it again.") from None
-    info = {"frames": total, "fps": meta.average_fps, "width": meta.width, "height": meta.height,
-            "padded": total < num_frames, "indices": indices.tolist()}
-    return frames, info
+    Read by ``helpers.video``, as training and evaluation read it: the same stream, upright frames, the same verdict
+    on a file that is not a usable video."""
+    info = video_info(path)
+    indices = frame_indices(info["frames"], num_frames, processor)
+    frames = torch.from_numpy(read_frames(path, indices.tolist())).permute(0, 3, 1, 2)
+    return frames, {"frames": info["frames"], "fps": info["fps"], "width": info["width"], "height": info["height"],
+                    "padded": info["frames"] < num_frames, "indices": indices.tolist()}
 
 
 @torch.no_grad()

@@ -32,6 +32,7 @@ from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
 from helpers.transforms import build_transforms, frame_size, scale_range
+from helpers.video import UprightVideos
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 
@@ -201,7 +202,8 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
     """PyTorchVideo datasets for train, val and test, as in the guide (its ``Ucf101`` is this dataset over a folder).
 
     The videos are listed and checked first (``labelled_videos``): files that do not decode are skipped with a
-    warning, and every label comes from the same class list in every split."""
+    warning, and every label comes from the same class list in every split. The clips are read by
+    ``helpers.video`` (``UprightVideos``): the same stream and orientation as every other step."""
     from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 
     warn_on_skipped_clips()
@@ -222,6 +224,10 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
             else torch.utils.data.SequentialSampler,
             decode_audio=False, transform=train_transform if train else val_transform,
         )
+        # PyTorchVideo's own decoder reads a file's first video stream as stored: a phone video would come out
+        # sideways, a file whose first stream is its thumbnail as one still frame. The project's reader picks the
+        # stream a player shows and turns frames upright, as the scan, evaluation and predict read them.
+        datasets[split].video_path_handler = UprightVideos()
     return datasets
 
 

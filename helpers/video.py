@@ -1,10 +1,20 @@
-"""Reading and writing video files with PyAV, which carries its own FFmpeg.
+"""Reading and writing video files with PyAV, which carries its own FFmpeg: the one reader of every step.
 
-Introduced in 01_load_data.
+Introduced in 01_load_data. The scan (``helpers.data``), both training pipelines (the guide's PyTorchVideo datasets
+through ``UprightVideos``, and ``helpers.fast``), the per-video evaluation, the GIFs and ``helpers.predict`` all read
+videos here, so they agree on what a video is:
+
+- the stream: the real video, chosen as FFmpeg and torchcodec choose it (``av_find_best_stream``), never a cover
+  picture or thumbnail stored as a video stream (``attached_pic``), which may come first in the file;
+- the orientation: frames upright, as a player shows them (a phone's rotation metadata, the display matrix, is
+  applied);
+- what is not a usable video, with one message for each case: a file name that is not a video's
+  (``VIDEO_SUFFIXES``), a picture, audio only, a raw stream without a container, a damaged or truncated file.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +24,17 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
+# The file names the tutorial reads as videos, lower case: the containers phones, cameras and converters write.
+VIDEO_SUFFIXES = {
+    ".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".3gp", ".3g2", ".mpg", ".mpeg", ".mts", ".m2ts", ".ts",
+    ".wmv", ".asf", ".flv", ".ogv",
+}
+
+# Raw video streams (no container): refused with the same message whatever their name
+RAW_SUFFIXES = {".h264", ".264", ".h265", ".265", ".hevc"}
+
+# The conversion every message about a file that is not usable offers, with the file's path filled in.
+CONVERT = "ffmpeg -i '{path}' -c:v libx264 out.mp4"
 
 
 # One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
@@ -25,12 +45,22 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v"}
 _REFORMATTERS: dict[int, VideoReformatter] = {}
 
 
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that make ``frame`` upright, from its display matrix (0 for most files)."""
+    # PyAV gives the display matrix's angle in degrees, counter-clockwise, as FFmpeg's av_display_rotation_get
+    return round((getattr(frame, "rotation", 0) or 0) / 90) % 4
+
+
 def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = None) -> np.ndarray:
-    """One decoded frame as (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
+    """One decoded frame as upright (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
     reformatter = _REFORMATTERS.get(os.getpid())
     if reformatter is None:
         reformatter = _REFORMATTERS[os.getpid()] = VideoReformatter()
-    return reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+    turns = quarter_turns(frame)
+    if turns % 2:  # the stored frame is sideways: its height is the displayed width
+        height, width = width, height
+    array = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+    return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
 class VideoError(ValueError):
@@ -59,48 +89,111 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpe
             container.mux(packet)
 
 
+def is_video_name(path: Path) -> bool:
+    """True if the file name ends with one of ``VIDEO_SUFFIXES`` (any case: ``.MP4`` too)."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
 def check_file(path: Path) -> Path:
-    """Raise VideoError for a path that does not exist or an empty file."""
+    """Raise VideoError for a path that does not exist, an empty file or a name that is not a video's."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such file. Check the path.")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
+    if path.suffix.lower() in RAW_SUFFIXES:
+        raise raw_stream(path, path.suffix.lower().lstrip("."))
+    if not is_video_name(path):
+        raise VideoError(
+            f"{path}: not a video file name ({path.suffix or 'no extension'}; videos end with "
+            f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: {CONVERT.format(path=path)}"
+        )
     return path
+
+
+def raw_stream(path: Path, codec: str) -> VideoError:
+    """The error for a raw video stream: frames without a container, so without timestamps or a frame rate."""
+    return VideoError(f"{path}: a raw {codec} stream without a container, so its frame rate is unknown. Put it in "
+                      f"an MP4 at the rate it was filmed: ffmpeg -r 30 -i '{path}' -c copy out.mp4")
+
+
+def damaged(path: Path, reason: str) -> VideoError:
+    """The error for a file FFmpeg cannot open or decode."""
+    return VideoError(f"{path}: cannot be decoded as a video ({reason}). The file is damaged, truncated or not a "
+                      "video: copy it again or remove it.")
+
+
+def pick_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The video stream a player shows, as FFmpeg picks it; VideoError for a picture, audio or a raw stream."""
+    if container.format.name.endswith("_pipe") or container.format.name.startswith("image2"):
+        raise VideoError(f"{path}: a picture, not a video ({container.format.name.removesuffix('_pipe')} image). "
+                         "Remove it, or put the video itself in its place.")
+    stream = container.streams.best("video")
+    if stream is not None and stream.disposition & av.stream.Disposition.attached_pic:
+        if not container.streams.audio:
+            raise VideoError(f"{path}: a picture, not a video (a single {stream.codec_context.name} image). "
+                             "Remove it, or put the video itself in its place.")
+        stream = None  # the only picture is the cover of a song
+    if stream is None:
+        cover = " and a cover picture" if container.streams.video else ""
+        raise VideoError(f"{path}: has no video stream (audio only{cover}). Remove it from the dataset.")
+    if container.format.flags & av.format.Flags.no_timestamps.value:
+        raise raw_stream(path, stream.codec_context.name)
+    return stream
 
 
 @contextmanager
 def open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """Open ``path`` with PyAV and yield (container, its first video stream); any decoding error in the
-    ``with`` block becomes a VideoError that names the file and the fix."""
+    """Open ``path`` with PyAV and yield (container, its video stream, as ``pick_stream`` chooses it); any decoding
+    error in the ``with`` block becomes a VideoError that names the file and the fix."""
     path = check_file(path)
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(f"{path}: has no video stream (audio only?). Remove it from the dataset.")
-            yield container, container.streams.video[0]
+            yield container, pick_stream(container, path)
     except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoError(
-            f"{path}: cannot be decoded as a video ({err.__class__.__name__}: {err}). "
-            "The file is damaged or not a video: copy it again or remove it."
-        ) from None
+        raise damaged(path, f"{err.__class__.__name__}: {err}") from None
+
+
+# (path, size, mtime) -> video_info, so that the several scans of a file (notebooks, evaluation) decode it once
+_INFO_CACHE: dict[tuple[str, int, int], dict] = {}
 
 
 def video_info(path: Path) -> dict:
-    """Open ``path`` and return frames, fps, width, height and seconds; raise VideoError if it cannot."""
+    """Open and decode ``path``; return frames, fps, upright width and height, seconds, rotation; VideoError if it
+    is not a usable video (the verdict every step shares)."""
+    stat = check_file(path).stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _INFO_CACHE:
+        _INFO_CACHE[key] = _decode_info(Path(path))
+    return dict(_INFO_CACHE[key])
+
+
+def _decode_info(path: Path) -> dict:
+    frames, turns = 0, 0
     with open_video(path) as (container, stream):
-        frames = sum(1 for _ in container.decode(stream))
+        for frame in container.decode(stream):
+            if frames == 0:
+                turns = quarter_turns(frame)
+            frames += 1
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         width, height = stream.codec_context.width, stream.codec_context.height
-        header_frames = stream.frames or 0
+        announced = stream.frames or 0
     if frames == 0:
-        raise VideoError(f"{path}: contains no decodable frame (truncated?). Copy it again or remove it.")
-    return {"frames": frames, "fps": fps, "width": width, "height": height,
-            "seconds": frames / fps if fps else 0.0, "header_frames": header_frames}
+        raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
+    # a file cut short keeps its header: it announces more frames than it holds (PyTorchVideo would ask it for
+    # clips past its real end and silently draw another video)
+    if announced and frames < 0.9 * announced and announced - frames >= 2:
+        raise VideoError(
+            f"{path}: truncated: only {frames} of its {announced} frames decode. Copy it again or remove it."
+        )
+    if turns % 2:
+        width, height = height, width
+    return {"frames": frames, "fps": fps, "width": width, "height": height, "rotation": 90 * turns,
+            "seconds": frames / fps if fps else 0.0, "header_frames": announced}
 
 
 def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
-    """Decode ``path`` to (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
+    """Decode ``path`` to upright (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
     wanted = None if indices is None else set(indices)
     last = None if indices is None else max(indices)
     frames = {}
@@ -111,9 +204,95 @@ def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
             if last is not None and i >= last:
                 break
     if not frames:
-        raise VideoError(f"{path}: contains no decodable frame (empty or truncated). Copy it again or remove it.")
+        raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
     if indices is None:
         return np.stack([frames[i] for i in sorted(frames)])
     # a frame index past the end (the container over-reported its length) repeats the last frame
     available = sorted(frames)
     return np.stack([frames[i] if i in frames else frames[available[-1]] for i in indices])
+
+
+# --- the guide's PyTorchVideo datasets through this reader -------------------------------------------------------
+
+class UprightClips:
+    """One video with the interface of PyTorchVideo's ``EncodedVideo`` (``duration``, ``get_clip``, ``close``,
+    ``name``), read by this module: the stream ``pick_stream`` chooses, frames upright.
+
+    ``get_clip`` does what PyTorchVideo's PyAV decoder does, frames whose timestamps fall in ``[start, end)``
+    seconds as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips for
+    ordinary files."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        info = video_info(self.path)  # the scan's verdict (cached: the scan already decoded the file)
+        self.fps = info["fps"]
+        self._container, self._stream = None, None
+        self._open()
+        stream = self._stream
+        self._time_base = stream.time_base
+        self._start = stream.start_time or 0
+        # PyTorchVideo takes the header's duration; without one (MPEG-PS, ASF), the decoded frames at their rate
+        self._duration = (float(stream.duration * stream.time_base) if stream.duration
+                          else info["frames"] / (self.fps or 25))
+
+    def _open(self) -> None:
+        try:
+            self._container = av.open(str(self.path))
+            self._stream = pick_stream(self._container, self.path)
+        except (av.FFmpegError, UnicodeDecodeError) as err:
+            self.close()
+            raise damaged(self.path, f"{err.__class__.__name__}: {err}") from None
+        except VideoError:
+            self.close()
+            raise
+
+    @property
+    def name(self) -> str:
+        """The file name, as PyTorchVideo gives it (``video_name`` in each sample)."""
+        return self.path.name
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video."""
+        return self._duration
+
+    def _pts(self, seconds: float) -> float:
+        # PyTorchVideo's secs_to_pts(..., round_mode="ceil")
+        return math.inf if seconds == math.inf else math.ceil(seconds / self._time_base) + self._start
+
+    def get_clip(self, start_sec: float, end_sec: float) -> dict:
+        """Upright frames in ``[start_sec, end_sec)`` as float32 (C, T, H, W); ``{"video": None}`` if none decode."""
+        import torch
+
+        start, end = self._pts(start_sec), self._pts(end_sec)
+        frames = {}
+        try:
+            # seek a little before the start, as PyTorchVideo does (seeking is imprecise)
+            self._container.seek(int(max(start - 1024, 0)), any_frame=False, backward=True, stream=self._stream)
+            for frame in self._container.decode(self._stream):
+                if frame.pts is None or frame.pts >= end:
+                    break
+                if frame.pts >= start:
+                    frames[frame.pts] = frame
+            video = [torch.from_numpy(to_rgb(frames[pts])) for pts in sorted(frames)]
+        except (av.FFmpegError, UnicodeDecodeError):
+            video = []  # PyTorchVideo's decoder gives no clip for a file that fails mid-way; the dataset skips it
+        if not video:
+            return {"video": None, "audio": None}
+        return {"video": torch.stack(video).permute(3, 0, 1, 2).to(torch.float32), "audio": None}
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class UprightVideos:
+    """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset``: its videos are read by this module
+    (``UprightClips``), as every other step reads them. ``dataset.video_path_handler = UprightVideos()``."""
+
+    def video_from_path(self, filepath: str, decode_audio: bool = False, decoder: str = "pyav",
+                        fps: int = 30) -> UprightClips:
+        """The video at ``filepath`` (audio is not read: the tutorial's datasets take ``decode_audio=False``)."""
+        return UprightClips(filepath)

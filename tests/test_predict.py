@@ -72,7 +72,7 @@ def bad_file(kind: str, folder: Path, good: Path) -> Path:
     return path
 
 
-BAD = {"missing": "no such file", "text": "cannot be opened as a video", "empty": "empty",
+BAD = {"missing": "no such file", "text": "cannot be decoded as a video", "empty": "empty",
        "truncated": "truncated"}
 
 
