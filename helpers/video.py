@@ -223,17 +223,19 @@ class UprightClips:
     ordinary files."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        info = video_info(self.path)  # the scan's verdict (cached: the scan already decoded the file)
-        self.fps = info["fps"]
+        self.path = check_file(path)
         self._container, self._stream = None, None
         self._open()
         stream = self._stream
         self._time_base = stream.time_base
         self._start = stream.start_time or 0
         # PyTorchVideo takes the header's duration; without one (MPEG-PS, ASF), the decoded frames at their rate
-        self._duration = (float(stream.duration * stream.time_base) if stream.duration
-                          else info["frames"] / (self.fps or 25))
+        # (video_info is cached: the scan decoded the file already, in this process or before the loader forked)
+        if stream.duration:
+            self._duration = float(stream.duration * stream.time_base)
+        else:
+            info = video_info(self.path)
+            self._duration = info["frames"] / (info["fps"] or 25)
 
     def _open(self) -> None:
         try:
