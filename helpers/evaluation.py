@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from helpers.config import Preset
 from helpers.transforms import ShortSideScale
-from helpers.video import read_frames, video_info
+from helpers.video import KEEP_SHORT_SIDE, read_frames, video_info
 
 
 def clip_frame_indices(total_frames: int, fps: float, preset: Preset, num_clips: int) -> list[list[int]]:
@@ -47,11 +47,12 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
     info = video_info(path)
     indices = clip_frame_indices(info["frames"], info["fps"] or preset.fps, preset, num_clips)
     wanted = sorted({i for clip in indices for i in clip})  # clips may overlap: decode each frame once
-    frames = read_frames(path, wanted)
+    size = model.config.image_size
+    # large frames (4K) shrunk as they are decoded, to what the views need: memory stays bounded
+    frames = read_frames(path, wanted, short_side=max(size, KEEP_SHORT_SIDE))
     position = {index: row for row, index in enumerate(wanted)}
     mean = torch.tensor(image_processor.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(image_processor.image_std).view(3, 1, 1, 1)
-    size = model.config.image_size
     views = []
     rng = np.random.default_rng(preset.seed)
     for clip_indices in indices:

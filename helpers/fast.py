@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.transforms import frame_size, scale_range
-from helpers.video import VideoError, open_video, quarter_turns, to_rgb
+from helpers.video import VideoError, open_video, quarter_turns, scaled_size, to_rgb
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
 SEEK_AFTER_SECONDS = 1.0
@@ -60,15 +60,6 @@ def probe(path: Path) -> tuple[int, float, int, int]:
     if not frames or not fps or not height:
         raise VideoError(f"{path}: the header gives no frame count, rate or size (truncated?). Copy it again.")
     return int(frames), fps, height, width
-
-
-def scaled_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
-    """(height, width) with the short side brought down to ``short_side``; never up (that adds data, not detail)."""
-    if not short_side or min(height, width) <= short_side:
-        return height, width
-    ratio = short_side / min(height, width)
-    # even sizes: swscale's yuv420p to rgb path is happiest with them
-    return max(2, round(height * ratio / 2) * 2), max(2, round(width * ratio / 2) * 2)
 
 
 def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, int] | None = None,

@@ -32,7 +32,7 @@ from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
 from helpers.transforms import build_transforms, frame_size, scale_range
-from helpers.video import UprightVideos
+from helpers.video import KEEP_SHORT_SIDE, UprightVideos
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 
@@ -203,7 +203,8 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
 
     The videos are listed and checked first (``labelled_videos``): files that do not decode are skipped with a
     warning, and every label comes from the same class list in every split. The clips are read by
-    ``helpers.video`` (``UprightVideos``): the same stream and orientation as every other step."""
+    ``helpers.video`` (``UprightVideos``): the same stream and orientation as every other step, and frames larger
+    than the transforms need (4K) shrunk as they are decoded, so memory stays bounded whatever the resolution."""
     from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 
     warn_on_skipped_clips()
@@ -227,7 +228,11 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
         # PyTorchVideo's own decoder reads a file's first video stream as stored: a phone video would come out
         # sideways, a file whose first stream is its thumbnail as one still frame. The project's reader picks the
         # stream a player shows and turns frames upright, as the scan, evaluation and predict read them.
-        datasets[split].video_path_handler = UprightVideos()
+        # Large frames are shrunk as they are decoded, to the largest short side the transforms scale to: 4K input
+        # would otherwise take gigabytes per clip in float32. UCF-101's and the built-in videos' 320x240 frames
+        # are read as they are, as PyTorchVideo reads them, whatever the model's size.
+        short_side = max(scale_range(frame_size(image_processor))[1], KEEP_SHORT_SIDE)
+        datasets[split].video_path_handler = UprightVideos(short_side=short_side)
     return datasets
 
 

@@ -63,6 +63,21 @@ def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = 
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
+def scaled_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """(height, width) with the short side brought down to ``short_side``; never up (that adds data, not detail)."""
+    if not short_side or min(height, width) <= short_side:
+        return height, width
+    ratio = short_side / min(height, width)
+    # even sizes: swscale's yuv420p to rgb path is happiest with them
+    return max(2, round(height * ratio / 2) * 2), max(2, round(width * ratio / 2) * 2)
+
+
+def shrunk_size(frame: av.VideoFrame, short_side: int | None) -> tuple[int, int]:
+    """The upright (height, width) of ``frame`` with its short side brought down to ``short_side``."""
+    turns = quarter_turns(frame)
+    return scaled_size(*((frame.width, frame.height) if turns % 2 else (frame.height, frame.width)), short_side)
+
+
 class VideoError(ValueError):
     """A file that is not a readable video; the message names the file and the fix."""
 
@@ -154,6 +169,10 @@ def open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.vid
         raise damaged(path, f"{err.__class__.__name__}: {err}") from None
 
 
+# Frames up to this short side are read as they are wherever a step shrinks large frames (the guide's datasets,
+# the per-video evaluation): UCF-101's and the built-in videos' 320x240 frames are read as PyTorchVideo reads them.
+KEEP_SHORT_SIDE = 240
+
 # (path, size, mtime) -> video_info, so that the several scans of a file (notebooks, evaluation) decode it once
 _INFO_CACHE: dict[tuple[str, int, int], dict] = {}
 
@@ -192,15 +211,16 @@ def _decode_info(path: Path) -> dict:
             "seconds": frames / fps if fps else 0.0, "header_frames": announced}
 
 
-def read_frames(path: Path, indices: list[int] | None = None) -> np.ndarray:
-    """Decode ``path`` to upright (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``."""
+def read_frames(path: Path, indices: list[int] | None = None, short_side: int | None = None) -> np.ndarray:
+    """Decode ``path`` to upright (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``, shrunk by swscale
+    to ``short_side`` if larger."""
     wanted = None if indices is None else set(indices)
     last = None if indices is None else max(indices)
     frames = {}
     with open_video(path) as (container, stream):
         for i, frame in enumerate(container.decode(stream)):
             if wanted is None or i in wanted:
-                frames[i] = to_rgb(frame)
+                frames[i] = to_rgb(frame, *shrunk_size(frame, short_side))
             if last is not None and i >= last:
                 break
     if not frames:
@@ -220,10 +240,12 @@ class UprightClips:
 
     ``get_clip`` does what PyTorchVideo's PyAV decoder does, frames whose timestamps fall in ``[start, end)``
     seconds as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips for
-    ordinary files."""
+    ordinary files. With ``short_side``, larger frames are first shrunk by swscale, in uint8, to that short side
+    (give the largest the transforms scale to): a 4K clip then takes what a 320p one takes, not 40 times more."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, short_side: int | None = None):
         self.path = check_file(path)
+        self.short_side = short_side
         self._container, self._stream = None, None
         self._open()
         stream = self._stream
@@ -274,9 +296,9 @@ class UprightClips:
             for frame in self._container.decode(self._stream):
                 if frame.pts is None or frame.pts >= end:
                     break
-                if frame.pts >= start:
-                    frames[frame.pts] = frame
-            video = [torch.from_numpy(to_rgb(frames[pts])) for pts in sorted(frames)]
+                if frame.pts >= start:  # converted (and shrunk) right away: no full-size frame is kept
+                    frames[frame.pts] = to_rgb(frame, *shrunk_size(frame, self.short_side))
+            video = [torch.from_numpy(frames[pts]) for pts in sorted(frames)]
         except (av.FFmpegError, UnicodeDecodeError):
             video = []  # PyTorchVideo's decoder gives no clip for a file that fails mid-way; the dataset skips it
         if not video:
@@ -292,9 +314,13 @@ class UprightClips:
 
 class UprightVideos:
     """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset``: its videos are read by this module
-    (``UprightClips``), as every other step reads them. ``dataset.video_path_handler = UprightVideos()``."""
+    (``UprightClips``, frames shrunk to ``short_side`` if larger), as every other step reads them.
+    ``dataset.video_path_handler = UprightVideos(short_side=320)``."""
+
+    def __init__(self, short_side: int | None = None):
+        self.short_side = short_side
 
     def video_from_path(self, filepath: str, decode_audio: bool = False, decoder: str = "pyav",
                         fps: int = 30) -> UprightClips:
         """The video at ``filepath`` (audio is not read: the tutorial's datasets take ``decode_audio=False``)."""
-        return UprightClips(filepath)
+        return UprightClips(filepath, self.short_side)

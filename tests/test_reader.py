@@ -189,6 +189,19 @@ def test_a_phone_video_and_a_thumbnail_first_file_read_upright_and_whole(awkward
     assert upright_distance(fast[2 * half - 1]["pixel_values"], fast[half - 1]["pixel_values"]) < CODEC_ERROR
 
 
+class Recorder(torch.nn.Module):
+    """A stand-in model for ``evaluate_videos``: keeps the pixel values it is given, scores two classes alike."""
+
+    def __init__(self, image_size: int):
+        super().__init__()
+        self.config, self.seen = SimpleNamespace(image_size=image_size), []
+        self.device, self.dtype = torch.device("cpu"), torch.float32
+
+    def forward(self, pixel_values):
+        self.seen.append(pixel_values)
+        return SimpleNamespace(logits=torch.zeros(len(pixel_values), 2))
+
+
 def dataset_of(awkward: dict[str, Path], folder: Path, twin: str) -> Path:
     """A dataset whose every split holds the upright clip (class A) and its awkward twin (class B)."""
     for split in ("train", "val", "test"):
@@ -212,21 +225,9 @@ def test_the_guides_pipeline_and_evaluation_see_the_twins_alike(awkward, tmp_pat
     assert clips[0].shape == clips[1].shape
     assert upright_distance(clips[1], clips[0]) < CODEC_ERROR / 255 / min(processor.image_std)
 
-    class Recorder(torch.nn.Module):
-        """A stand-in model that keeps the pixel values it is given."""
-        config, device, dtype = SimpleNamespace(image_size=32), torch.device("cpu"), torch.float32
-
-        def __init__(self):
-            super().__init__()
-            self.seen = []
-
-        def forward(self, pixel_values):
-            self.seen.append(pixel_values)
-            return SimpleNamespace(logits=torch.zeros(len(pixel_values), 2))
-
     label2id, _ = label_maps(class_names(root))
     paths, labels = labelled_videos(root, "test", label2id)
-    model = Recorder()
+    model = Recorder(32)
     evaluate_videos(model, processor, paths, labels, preset)
     assert upright_distance(model.seen[1], model.seen[0]) < CODEC_ERROR / 255 / min(processor.image_std)
 
@@ -273,3 +274,45 @@ def test_the_readme_explains_every_message_of_the_reader():
     for words in ("a picture, not a video", "no video stream (audio only", "a raw ... stream without a container",
                   "not a video file name"):
         assert any(words in message for message in quoted), words
+
+
+def test_the_guides_pipeline_reads_an_ordinary_video_exactly_as_pytorchvideo_does(tiny_dataset):
+    from pytorchvideo.data.encoded_video import EncodedVideo
+
+    from helpers.video import UprightVideos
+
+    path = sorted(tiny_dataset.glob("train/*/*.avi"))[0]
+    theirs = EncodedVideo.from_path(str(path), decode_audio=False)
+    ours = UprightVideos(short_side=320).video_from_path(str(path))
+    assert ours.duration == pytest.approx(theirs.duration) and ours.name == theirs.name == path.name
+    for start in (0.0, 0.5, theirs.duration - 0.6):  # the later windows seek
+        expected, got = theirs.get_clip(start, start + 0.6)["video"], ours.get_clip(start, start + 0.6)["video"]
+        assert got.dtype == expected.dtype == torch.float32 and torch.equal(got, expected), start
+
+
+def test_large_frames_are_shrunk_as_they_are_decoded_for_training_and_evaluation(tmp_path, monkeypatch):
+    """4K input once took 15 GB for 8 clips in the guide's pipeline (full-size float32 frames): frames larger than
+    the transforms need are now shrunk by swscale while decoding. Checked here on 960x720 frames."""
+    from transformers import VideoMAEImageProcessor
+
+    import helpers.evaluation
+    from helpers.config import get_preset
+    from helpers.train import make_datasets
+
+    frames = np.repeat(source_frames()[:8], 15, axis=1).repeat(15, axis=2)  # 720x960
+    root = tmp_path / "data"
+    for split in ("train", "val", "test"):
+        write_video(root / split / "A" / "v_A_g01_c01.avi", frames, fps=FPS)
+    preset = dataclasses.replace(get_preset("smoke"), num_workers=0)
+    processor = VideoMAEImageProcessor()  # 224 pixels, as VideoMAE-base: the training scale goes up to 320
+    val = make_datasets(preset, root, processor)["val"]
+    path = root / "val" / "A" / "v_A_g01_c01.avi"
+    clip = val.video_path_handler.video_from_path(str(path)).get_clip(0, 1)["video"]
+    assert tuple(clip.shape) == (3, 8, 320, 426)
+    assert next(iter(val))["video"].shape == (3, preset.num_frames, 224, 224)
+    # evaluation: the frames it decodes are shrunk to the view size (224) or 240, not kept at 720
+    read = []
+    monkeypatch.setattr(helpers.evaluation, "read_frames",
+                        lambda *args, **kwargs: read.append(read_frames(*args, **kwargs)) or read[-1])
+    evaluate_videos(Recorder(224), processor, [path], [0], preset)
+    assert read[0].shape[1:] == (240, 320, 3)
