@@ -157,6 +157,7 @@ def test_trainer_transforms_uint8_batches_by_model_mode(tmp_path):
 
 def test_benchmark_modules_import_and_the_data_benchmark_prints_a_ratio():
     import benchmarks.data
+    import benchmarks.memory
     import benchmarks.train  # noqa: F401
 
     run = subprocess.run(
