@@ -225,15 +225,19 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
             else torch.utils.data.SequentialSampler,
             decode_audio=False, transform=train_transform if train else val_transform,
         )
-        # PyTorchVideo's own decoder reads a file's first video stream as stored: a phone video would come out
-        # sideways, a file whose first stream is its thumbnail as one still frame. The project's reader picks the
-        # stream a player shows and turns frames upright, as the scan, evaluation and predict read them.
-        # Large frames are shrunk as they are decoded, to the largest short side the transforms scale to: 4K input
-        # would otherwise take gigabytes per clip in float32. UCF-101's and the built-in videos' 320x240 frames
-        # are read as they are, as PyTorchVideo reads them, whatever the model's size.
-        short_side = max(scale_range(frame_size(image_processor))[1], KEEP_SHORT_SIDE)
-        datasets[split].video_path_handler = UprightVideos(short_side=short_side)
+        datasets[split].video_path_handler = upright_videos(image_processor)
     return datasets
+
+
+def upright_videos(image_processor) -> UprightVideos:
+    """The reader of the guide's datasets (``dataset.video_path_handler``): ``helpers.video``, as every step reads.
+
+    Introduced in 02_preprocess_and_visualize. PyTorchVideo's own decoder reads a file's first video stream as
+    stored: a phone video would come out sideways, a file whose first stream is its thumbnail as one still frame.
+    This one picks the stream a player shows and turns frames upright. Large frames are shrunk as they are decoded,
+    to the largest short side the transforms scale to (4K input would otherwise take gigabytes per clip in
+    float32); UCF-101's and the built-in videos' 320x240 frames are read as they are, as PyTorchVideo reads them."""
+    return UprightVideos(short_side=max(scale_range(frame_size(image_processor))[1], KEEP_SHORT_SIDE))
 
 
 def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
