@@ -33,9 +33,6 @@ VIDEO_SUFFIXES = {
 # Raw video streams (no container): refused with the same message whatever their name
 RAW_SUFFIXES = {".h264", ".264", ".h265", ".265", ".hevc"}
 
-# The conversion every message about a file that is not usable offers, with the file's path filled in.
-CONVERT = "ffmpeg -i '{path}' -c:v libx264 out.mp4"
-
 
 # One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
 # (about 0.4 ms for 320x240); a shared reformatter keeps its context while sizes and formats stay the same (about
@@ -121,7 +118,7 @@ def check_file(path: Path) -> Path:
     if not is_video_name(path):
         raise VideoError(
             f"{path}: not a video file name ({path.suffix or 'no extension'}; videos end with "
-            f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: {CONVERT.format(path=path)}"
+            f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: ffmpeg -i '{path}' out.mp4"
         )
     return path
 
