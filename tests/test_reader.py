@@ -29,7 +29,6 @@ from helpers.video import VideoError, read_frames, write_video
 
 FPS, FRAMES, HEIGHT, WIDTH = 30, 40, 48, 64
 README = Path(__file__).resolve().parent.parent / "README.md"
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command line")
 
 
 def source_frames() -> np.ndarray:
@@ -70,6 +69,8 @@ def cover_first(mp4: Path, out: Path) -> Path:
 @pytest.fixture(scope="module")
 def awkward(tmp_path_factory) -> dict[str, Path]:
     """The awkward files, and ``upright``: the same clip as an ordinary H.264 MP4."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg command line (Debian/Ubuntu: apt-get install ffmpeg)")
     folder = tmp_path_factory.mktemp("awkward")
     source = folder / "source.avi"
     write_video(source, source_frames(), fps=FPS)
