@@ -93,6 +93,9 @@ def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, i
                     kept[pending.pop(0)] = array
             if not pending:
                 break
+        if seek:
+            # the seek found no frame at all (short MPEG-TS files with one keyframe): decode from the start instead
+            return decode_frames(path, indices, fps, size, seek=False)
         if pending and frame is not None:
             # frames past the end (the header over-reported the length) repeat the last one
             array = to_rgb(frame, height, width)

@@ -286,21 +286,34 @@ class UprightClips:
         import torch
 
         start, end = self._pts(start_sec), self._pts(end_sec)
-        frames = {}
         try:
-            # seek a little before the start, as PyTorchVideo does (seeking is imprecise)
-            self._container.seek(int(max(start - 1024, 0)), any_frame=False, backward=True, stream=self._stream)
-            for frame in self._container.decode(self._stream):
-                if frame.pts is None or frame.pts >= end:
-                    break
-                if frame.pts >= start:  # converted (and shrunk) right away: no full-size frame is kept
-                    frames[frame.pts] = to_rgb(frame, *shrunk_size(frame, self.short_side))
+            frames = self._decode(start, end, seek=True)
+            if frames is None:  # the seek missed (MPEG-TS, MPEG-PS): read from the start instead
+                self.close()
+                self._open()
+                frames = self._decode(start, end, seek=False)
             video = [torch.from_numpy(frames[pts]) for pts in sorted(frames)]
-        except (av.FFmpegError, UnicodeDecodeError):
+        except (av.FFmpegError, UnicodeDecodeError, VideoError):
             video = []  # PyTorchVideo's decoder gives no clip for a file that fails mid-way; the dataset skips it
         if not video:
             return {"video": None, "audio": None}
         return {"video": torch.stack(video).permute(3, 0, 1, 2).to(torch.float32), "audio": None}
+
+    def _decode(self, start: float, end: float, seek: bool) -> dict[int, np.ndarray] | None:
+        """{pts: upright RGB frame} of the frames with ``start <= pts < end``; None if the seek missed them (it found
+        no frame, or only frames after ``start``)."""
+        if seek:  # a little before the start, as PyTorchVideo does (seeking is imprecise)
+            self._container.seek(int(max(start - 1024, 0)), any_frame=False, backward=True, stream=self._stream)
+        frames, first = {}, None
+        for frame in self._container.decode(self._stream):
+            first = frame.pts if first is None else first
+            if seek and first is not None and first > max(start, self._start):
+                return None
+            if frame.pts is None or frame.pts >= end:
+                break
+            if frame.pts >= start:  # converted (and shrunk) right away: no full-size frame is kept
+                frames[frame.pts] = to_rgb(frame, *shrunk_size(frame, self.short_side))
+        return None if seek and first is None else frames
 
     def close(self) -> None:
         """Close the file."""

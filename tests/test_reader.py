@@ -317,3 +317,24 @@ def test_large_frames_are_shrunk_as_they_are_decoded_for_training_and_evaluation
                         lambda *args, **kwargs: read.append(read_frames(*args, **kwargs)) or read[-1])
     evaluate_videos(Recorder(224), processor, [path], [0], preset)
     assert read[0].shape[1:] == (240, 320, 3)
+
+
+def test_clips_anywhere_in_every_container_are_the_frames_read_frames_gives(awkward):
+    """Clips that start past the first second make both pipelines seek; MPEG-TS (one keyframe, timestamps that
+    start at 1.4 s) and MPEG-PS seek badly: the readers then decode from the start instead of giving no clip."""
+    from helpers.fast import clip_indices
+    from helpers.video import UprightVideos
+
+    for name in [n for n in USABLE if n in awkward]:
+        path = awkward[name]
+        every = read_frames(path)
+        fast = FastVideoDataset([path], [0], 4, 6 / FPS, train=False)  # windows of 6 frames, the last at 1.0 s
+        for k in range(len(fast)):
+            expected = every[clip_indices(6 * k, 6, 4)]
+            assert upright_distance(fast[k]["pixel_values"], expected) < 1, (name, k)
+        video = UprightVideos().video_from_path(str(path))
+        for start in (0.0, 0.5, 1.0):
+            clip = video.get_clip(start, start + 0.2)["video"]
+            assert clip is not None, (name, start)
+            first = round(start * FPS)
+            assert upright_distance(clip.permute(1, 2, 3, 0), every[first:first + clip.shape[1]]) < 1, (name, start)
