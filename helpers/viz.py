@@ -159,10 +159,12 @@ def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 12
     a GIF small enough to embed in a notebook, whatever the video's length and size.
 
     Introduced in 05_inference (true and predicted labels on a GIF)."""
-    from helpers.video import read_frames, video_info
+    from helpers.video import KEEP_SHORT_SIDE, read_frames, video_info
 
     total = video_info(path)["frames"]
-    frames = read_frames(path, np.linspace(0, total - 1, min(num_frames, total)).round().astype(int).tolist())
+    # a 4K video's frames are shrunk while decoded (16 of them would take 0.4 GB), small ones are kept as they are
+    frames = read_frames(path, np.linspace(0, total - 1, min(num_frames, total)).round().astype(int).tolist(),
+                         short_side=max(height, KEEP_SHORT_SIDE))
     step = max(1, frames.shape[1] // height)  # shrink large frames by whole steps, enlarge small ones
     frames = frames[:, ::step, ::step]
     return caption(frames, lines, scale=max(1, height // frames.shape[1]))

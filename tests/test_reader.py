@@ -291,7 +291,7 @@ def test_the_guides_pipeline_reads_an_ordinary_video_exactly_as_pytorchvideo_doe
         assert got.dtype == expected.dtype == torch.float32 and torch.equal(got, expected), start
 
 
-def test_large_frames_are_shrunk_as_they_are_decoded_for_training_and_evaluation(tmp_path, monkeypatch):
+def test_large_frames_are_shrunk_as_they_are_decoded_for_training_evaluation_and_gifs(tmp_path, monkeypatch):
     """4K input once took 15 GB for 8 clips in the guide's pipeline (full-size float32 frames): frames larger than
     the transforms need are now shrunk by swscale while decoding. Checked here on 960x720 frames."""
     from transformers import VideoMAEImageProcessor
@@ -317,6 +317,13 @@ def test_large_frames_are_shrunk_as_they_are_decoded_for_training_and_evaluation
                         lambda *args, **kwargs: read.append(read_frames(*args, **kwargs)) or read[-1])
     evaluate_videos(Recorder(224), processor, [path], [0], preset)
     assert read[0].shape[1:] == (240, 320, 3)
+    # the GIF previews of notebook 05 too
+    import helpers.video
+    from helpers.viz import preview
+
+    monkeypatch.setattr(helpers.video, "read_frames", helpers.evaluation.read_frames)
+    preview(path, ["a caption"])
+    assert read[1].shape[1:] == (240, 320, 3)
 
 
 def test_clips_anywhere_in_every_container_are_the_frames_read_frames_gives(awkward):
