@@ -21,9 +21,59 @@ from transformers.utils import logging as hf_logging
 
 from helpers.config import DATA_DIR, Preset
 
+BASE_FIX = "Point VC_MODEL at a folder written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
+
+
+class ModelFolderError(ValueError):
+    """A model folder that cannot be loaded; the message names the file and the fix."""
+
+
+def check_model_files(folder: Path, fix: str = BASE_FIX) -> Path:
+    """Check what ``from_pretrained`` will read from a local VideoMAE folder, so that a broken one stops with a
+    message naming the file instead of a traceback from deep inside transformers or safetensors: a
+    ``config.json`` that reads and describes a VideoMAE, and complete weights. ``fix`` ends each message."""
+    import json
+
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"{config_file} cannot be read ({err}): the folder is damaged. {fix}") from None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if kind != "videomae":
+        what = f"a {kind!r} model" if kind else "no model type"
+        names = ", ".join(config.get("architectures") or []) if isinstance(config, dict) else ""
+        raise ModelFolderError(f"{config_file} describes {what}{f' ({names})' if names else ''}, not VideoMAE "
+                               f"(model_type 'videomae'): this is not a folder this tutorial saved. {fix}")
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, AttributeError) as err:
+            raise ModelFolderError(f"{index} cannot be read ({err}): the folder is damaged. {fix}") from None
+    elif (folder / "model.safetensors").is_file():
+        shards = ["model.safetensors"]
+    elif (folder / "pytorch_model.bin").is_file():
+        return folder  # the old pickle format: nothing to check without loading it
+    else:
+        raise ModelFolderError(f"{folder} holds no weights (no model.safetensors): the save was interrupted or the "
+                               f"copy is incomplete. {fix}")
+    for name in shards:
+        try:
+            with safe_open(str(folder / name), framework="pt"):
+                pass
+        except Exception as err:  # safetensors raises its own error type, or OSError
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelFolderError(f"{folder / name} is incomplete or damaged ({reason}): an interrupted save, "
+                                   f"download or copy? {fix}") from None
+    return folder
+
 
 def check_checkpoint(checkpoint: str) -> str:
-    """Fail early, and clearly, on a local checkpoint folder that is not a saved model."""
+    """Fail early, and clearly, on a local checkpoint folder that is not a complete saved VideoMAE."""
     path = Path(checkpoint).expanduser()
     looks_local = checkpoint.startswith((".", "/", "~")) or path.exists()
     if looks_local and not (path / "config.json").is_file():
@@ -31,6 +81,8 @@ def check_checkpoint(checkpoint: str) -> str:
             f"{checkpoint} is not a model folder (no config.json). Point VC_MODEL at a folder written "
             "by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
         )
+    if looks_local:
+        check_model_files(path, BASE_FIX)
     return checkpoint
 
 

@@ -29,34 +29,44 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from helpers.model import ModelFolderError, check_model_files
 from helpers.video import VideoError, read_frames, video_info
 
 PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json")
+TRAINED_FIX = ("Train the model again (notebook 04, or `python -m helpers.train`) or copy the folder again, and "
+               "pass the folder that save_pretrained wrote (notebook 04 saves outputs/<preset>/model).")
 
 
-class ModelFolderError(ValueError):
-    """A model folder that cannot classify videos; the message names the folder and the fix."""
+def check_model_folder(model_dir: Path, preset=None) -> Path:
+    """Check that ``model_dir`` holds a complete trained VideoMAE and its image processor: what
+    ``pipeline("video-classification")`` and ``load_classifier`` read. Return the folder, or raise
+    ModelFolderError naming the file and the fix; given the ``preset``, it says how to train that preset's model.
 
-
-def load_classifier(model_dir: Path):
-    """The model (in eval mode) and its video processor from a folder written by ``save_pretrained``."""
-    from transformers import AutoModelForVideoClassification, AutoVideoProcessor
-
+    Introduced in 05_inference, before its ``pipeline`` call."""
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelFolderError(
-            f"{model_dir}: no such model folder. Train one first (notebook 04, or "
-            "`python -m helpers.train`), or pass the folder that holds config.json with --model."
-        )
-    if not (model_dir / "config.json").is_file():
-        raise ModelFolderError(f"{model_dir}: not a model folder (no config.json). Pass the folder that "
-                               "save_pretrained / trainer.save_model wrote.")
+    if not model_dir.is_dir() or not (model_dir / "config.json").is_file():
+        if preset is not None:
+            train = (f"Run notebook 04 first with PRESET={preset.name} (or `python -m helpers.train --preset "
+                     f"{preset.name} --output-dir {preset.output_dir}`).")
+        else:
+            train = ("Train one first (notebook 04, or `python -m helpers.train`), or pass the folder that holds "
+                     "config.json with --model.")
+        what = "no such model folder" if not model_dir.is_dir() else "not a model folder (no config.json)"
+        raise ModelFolderError(f"{model_dir}: {what}. {train}")
     if not any((model_dir / name).is_file() for name in PROCESSOR_FILES):
         raise ModelFolderError(
             f"{model_dir}: no preprocessor_config.json, so the frames cannot be resized and normalized as in "
             "training. Save the image processor next to the model: image_processor.save_pretrained(folder), or "
             "pass processing_class=image_processor to the Trainer before trainer.save_model()."
         )
+    return check_model_files(model_dir, TRAINED_FIX)
+
+
+def load_classifier(model_dir: Path):
+    """The model (in eval mode) and its video processor from a folder written by ``save_pretrained``."""
+    from transformers import AutoModelForVideoClassification, AutoVideoProcessor
+
+    model_dir = check_model_folder(model_dir)
     model = AutoModelForVideoClassification.from_pretrained(model_dir).eval()
     processor = AutoVideoProcessor.from_pretrained(model_dir)
     return model, processor

@@ -161,3 +161,45 @@ def test_a_model_folder_without_preprocessor_config_says_how_to_fix_it(model_dir
 def test_a_missing_model_folder_says_to_train_first(tmp_path):
     with pytest.raises(ModelFolderError, match="notebook 04"):
         load_classifier(tmp_path / "nothing-here")
+
+
+# --- a damaged or foreign model folder: one message naming the file and the fix -------------------------------
+
+def damaged_copy(model_dir: Path, folder: Path, damage: str) -> Path:
+    shutil.copytree(model_dir, folder)
+    if damage == "truncated weights":  # an interrupted copy: the first half of the file
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif damage == "a BERT config":
+        (folder / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]}))
+    elif damage == "a config cut short":
+        (folder / "config.json").write_text('{"model_type": "videomae", ')
+    return folder
+
+
+@pytest.mark.parametrize("damage, file, says", [
+    ("truncated weights", "model.safetensors", r"model\.safetensors is incomplete or damaged .*interrupted save"),
+    ("a BERT config", "config.json", r"config\.json describes a 'bert' model \(BertForMaskedLM\), not VideoMAE"),
+    ("a config cut short", "config.json", r"config\.json cannot be read .*damaged"),
+])
+def test_a_damaged_or_foreign_model_folder_is_one_message_naming_the_file(model_dir, videos, tmp_path, capsys,
+                                                                           damage, file, says):
+    folder = damaged_copy(model_dir, tmp_path / "model", damage)
+    with pytest.raises(ModelFolderError, match=says) as err:
+        load_classifier(folder)
+    assert str(folder / file) in str(err.value) and "Train the model again" in str(err.value)
+    assert main([str(videos["wide.mp4"]), "--model", str(folder)]) == 2
+    printed = capsys.readouterr().err
+    assert str(folder / file) in printed and "Traceback" not in printed and len(printed.strip().splitlines()) == 1
+
+
+def test_notebook_04s_check_names_the_preset_to_train_and_passes_a_good_folder(model_dir, tmp_path):
+    from helpers.config import get_preset
+    from helpers.predict import check_model_folder
+
+    assert check_model_folder(model_dir) == model_dir
+    preset = get_preset("smoke")
+    with pytest.raises(ModelFolderError, match=r"no such model folder\. Run notebook 04 first with PRESET=smoke"):
+        check_model_folder(tmp_path / "missing", preset)
+    with pytest.raises(ModelFolderError, match=r"model\.safetensors is incomplete"):
+        check_model_folder(damaged_copy(model_dir, tmp_path / "model", "truncated weights"), preset)

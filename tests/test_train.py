@@ -65,6 +65,23 @@ def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
         check_checkpoint(str(tmp_path / "missing"))
 
 
+def test_a_truncated_or_foreign_base_checkpoint_is_one_message_naming_the_file(tmp_path):
+    import re
+
+    from helpers.config import get_preset
+    from helpers.model import ModelFolderError, scratch_checkpoint
+
+    folder = scratch_checkpoint(get_preset("smoke"), tmp_path / "base")
+    assert check_checkpoint(str(folder)) == str(folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelFolderError, match=rf"{re.escape(str(weights))} is incomplete or damaged .*Point VC_MODEL"):
+        check_checkpoint(str(folder))
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ModelFolderError, match=r"describes a 'bert' model, not VideoMAE"):
+        check_checkpoint(str(folder))
+
+
 def test_an_unknown_preset_stops_the_script_with_the_choices():
     result = subprocess.run([sys.executable, "-m", "helpers.train", "--preset", "gpu"], capture_output=True,
                             text=True, timeout=120)
