@@ -8,6 +8,7 @@ helpers.train``; 06_fast_pipeline trains with ``make_fast_datasets`` and ``Video
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -31,6 +32,14 @@ from helpers.data import class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
+from helpers.runs import (
+    OutputError,
+    check_writable,
+    clear_write_errors,
+    hold_run_folder,
+    release_run_folder,
+    run_folder_lock,
+)
 from helpers.transforms import build_transforms, frame_size, scale_range
 from helpers.video import KEEP_SHORT_SIDE, UprightVideos
 
@@ -164,20 +173,44 @@ def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
 def new_run_dir(base: Path, resume: bool = False) -> Path:
     """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one.
 
-    Introduced in 04_train: running the notebook again never mixes two runs' checkpoints."""
+    Introduced in 04_train: running the notebook again never mixes two runs' checkpoints. The folder is locked for
+    this process (``helpers.runs.hold_run_folder``) until it ends or asks for another folder under ``base``: a
+    second process that resumes the same run, while this one trains, is refused with a message. A ``base`` that
+    cannot be written stops here, with a message that names it and the fix."""
     import time
 
-    base = Path(base)
+    base = check_writable(Path(base))
+    runs = sorted(p for p in base.glob("[0-9]*-[0-9]*") if p.is_dir())
+    if resume and runs:
+        path = _hold_one(base, runs[-1])
+        checkpoint = last_checkpoint(path, verbose=False)
+        print(f"Resuming {path} from {Path(checkpoint).name}." if checkpoint else
+              f"Resuming {path}: it has no complete checkpoint, so training starts there from step 0.")
+        return path
     if resume:
-        runs = sorted(p for p in base.glob("[0-9]*-[0-9]*") if p.is_dir())
-        if runs:
-            return runs[-1]
         print(f"No earlier run in {base} to resume: starting a new one.")
     path = base / time.strftime("%Y%m%d-%H%M%S")
-    while path.exists():  # two runs within one second
-        path = path.with_name(path.name + "-1")
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:  # two runs within one second
+            path = path.with_name(path.name + "-1")
+    return _hold_one(base, path)
+
+
+_run_of_base: dict[Path, Path] = {}  # base folder -> the run folder this process holds in it
+
+
+def _hold_one(base: Path, run: Path) -> Path:
+    """Hold ``run``, and let go of the run this process held before under the same ``base`` (a notebook run twice
+    in one kernel)."""
+    hold_run_folder(run)
+    previous = _run_of_base.get(base)
+    if previous is not None and previous != run:
+        release_run_folder(previous)
+    _run_of_base[base] = run
+    return run
 
 
 class SkippedClipWarnings(logging.Handler):
@@ -350,7 +383,9 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     else:
         datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
         collator, transform = collate_fn, None
-    args = training_arguments(preset, output_dir, datasets["train"].num_videos)
+    # the Trainer never talks to the Hub: run_training pushes the saved model folder at the end, so that a push
+    # that fails cannot cost the training
+    args = training_arguments(preset, output_dir, datasets["train"].num_videos, push_to_hub=False)
     trainer = VideoTrainer(
         model=model, args=args,
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
@@ -380,7 +415,8 @@ def load_best_checkpoint(trainer: Trainer) -> str | None:
 
 
 def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
-    """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume."""
+    """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume; check that
+    the folder can be written (OutputError naming it and the fix if not)."""
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not (overwrite or resume):
         raise FileExistsError(
@@ -389,11 +425,10 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
         )
     if overwrite and path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return check_writable(path)
 
 
-def last_checkpoint(run_dir: Path) -> str | None:
+def last_checkpoint(run_dir: Path, verbose: bool = True) -> str | None:
     """The newest *complete* checkpoint in ``run_dir``, or None.
 
     The Trainer writes a checkpoint in place and its ``trainer_state.json`` last, so a process killed while saving
@@ -407,7 +442,8 @@ def last_checkpoint(run_dir: Path) -> str | None:
         try:
             json.loads((path / "trainer_state.json").read_text())
         except (OSError, ValueError):
-            print(f"Skipping {path}: incomplete (the run stopped while writing it).")
+            if verbose:
+                print(f"Skipping {path}: incomplete (the run stopped while writing it).")
             continue
         return str(path)
     return None
@@ -444,21 +480,78 @@ def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     return card
 
 
+def hub_failure(err: BaseException, repo_id: str, model_dir: Path) -> str:
+    """One message for a push to the Hub that failed: why, what to do, and that the model is saved locally."""
+    from huggingface_hub import constants
+
+    chain, link = [], err
+    while link is not None and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    names = " ".join(type(e).__name__ for e in chain)
+    status = next((getattr(getattr(e, "response", None), "status_code", None) for e in chain
+                   if getattr(getattr(e, "response", None), "status_code", None)), None)
+    first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if "OfflineModeIsEnabled" in names:
+        reason, fix = "offline mode is on (HF_HUB_OFFLINE=1)", "Unset HF_HUB_OFFLINE"
+    elif status in (401, 403):
+        reason = f"the Hub refused the token ({status})"
+        fix = ("Set HF_TOKEN to a token with write access (https://huggingface.co/settings/tokens), or log in "
+               "with `hf auth login`")
+    elif any(word in names for word in ("Connect", "Timeout", "NetworkError", "ProtocolError")):
+        reason = f"the Hub at {constants.ENDPOINT} cannot be reached ({first_line})"
+        fix = "Check the internet connection (and HF_ENDPOINT, if you set it)"
+    else:
+        reason, fix = first_line, "Check HF_TOKEN and VC_HUB_MODEL_ID"
+    return (f"Pushing the model to the Hub as {repo_id} failed: {reason}. The trained model is saved in {model_dir} "
+            f"and nothing is lost. {fix}, then push that folder: hf upload {repo_id} {model_dir}")
+
+
+class HubPushError(RuntimeError):
+    """The push to the Hub failed; the model folder is saved locally (the message says where)."""
+
+
+def push_model_folder(model_dir: Path, repo_id: str) -> str:
+    """Upload a saved model folder (weights, config, image processor, model card) to the Hub; return the repo's URL.
+
+    Raises HubPushError with one message (why, the fix, where the model is saved) instead of the network stack's
+    traceback. The token comes from HF_TOKEN or a stored login, as for every huggingface_hub call."""
+    from huggingface_hub import create_repo, upload_folder
+
+    try:
+        url = create_repo(repo_id, exist_ok=True)
+        upload_folder(repo_id=url.repo_id, folder_path=str(model_dir),
+                      commit_message="VideoMAE fine-tuned with the video classification tutorial")
+    except Exception as err:  # offline, unreachable, refused: the message says which
+        raise HubPushError(hub_failure(err, repo_id, model_dir)) from None
+    return str(url)
+
+
 def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwrite: bool = False,
                  shuffle_frames: bool = False) -> dict:
-    """Train, evaluate on the test split (per clip and per video), save the model: what the script does."""
+    """Train, evaluate on the test split (per clip and per video), save the model, push it if asked: what the
+    script does. Another run in ``output_dir`` at the same time is refused (OutputError)."""
     state = PartialState()  # joins the process group when started by torchrun or accelerate launch
-    if state.is_main_process:
-        print(describe(preset))
-    with state.main_process_first():  # the main process generates or downloads; the others then reuse it
-        root = get_dataset(preset)
-        if state.is_main_process:
-            prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
-    trainer, datasets = make_trainer(preset, root, output_dir / "checkpoints", shuffle_frames=shuffle_frames)
-    checkpoint = last_checkpoint(output_dir / "checkpoints") if resume else None
+    output_dir = Path(output_dir)
+    with contextlib.ExitStack() as stack:
+        if state.is_main_process:  # one lock per run: the main process holds it for all of them
+            stack.enter_context(run_folder_lock(output_dir))
+            print(describe(preset))
+        with state.main_process_first():  # the main process generates or downloads; the others then reuse it
+            root = get_dataset(preset)
+            if state.is_main_process:
+                prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
+        return _train_evaluate_save(preset, root, output_dir, resume, shuffle_frames)
+
+
+def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: bool, shuffle_frames: bool) -> dict:
+    run_dir = output_dir / "checkpoints"
+    trainer, datasets = make_trainer(preset, root, run_dir, shuffle_frames=shuffle_frames)
+    checkpoint = last_checkpoint(run_dir) if resume else None
     if resume:
         print(f"Resuming from {checkpoint}" if checkpoint else "No checkpoint to resume from: starting afresh.")
-    trainer.train(resume_from_checkpoint=checkpoint)
+    with clear_write_errors(run_dir):
+        trainer.train(resume_from_checkpoint=checkpoint)
     print(f"Best checkpoint by validation accuracy: {load_best_checkpoint(trainer)}")
     metrics = {}
     per_clip = trainer.evaluate(datasets["test"], metric_key_prefix="test")
@@ -472,9 +565,14 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
         metrics["test videos"] = result["num_videos"]
         metrics["clips x crops per video"] = f"{result['num_clips']} x {result['num_crops']}"
         model_dir = output_dir / "model"
-        save_model_folder(trainer, model_dir)
-        write_model_card(model_dir, preset, metrics)
+        with clear_write_errors(run_dir, doing=f"Saving the trained model into {model_dir}"):
+            save_model_folder(trainer, model_dir)
+            write_model_card(model_dir, preset, metrics)
         print(json.dumps(metrics, indent=1))
+        if preset.push_to_hub:
+            repo_id = preset.hub_model_id or f"videomae-{preset.name}"
+            print(f"Pushing {model_dir} to the Hub as {repo_id} ...", flush=True)
+            print("uploaded:", push_model_folder(model_dir, repo_id))
     return metrics
 
 
@@ -491,7 +589,7 @@ def main(argv: list[str] | None = None) -> None:
         output_dir = args.output_dir or preset.output_dir / "script"
         run_training(preset, output_dir, resume=args.resume, overwrite=args.overwrite,
                      shuffle_frames=args.shuffle_frames)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
+    except (ValueError, FileExistsError, FileNotFoundError, OutputError, HubPushError) as err:
         raise SystemExit(f"error: {err}") from None
 
 

@@ -1,7 +1,8 @@
 """Run the whole notebook series headless: ``python -m helpers.tutorial`` (what ``make tutorial`` calls).
 
 Executed copies of the notebooks, with their GIFs, plots and the trained model, go to the
-preset's output folder (``outputs/<preset>/``), named at the end.
+preset's output folder (``outputs/<preset>/``), named at the end. A previous one is moved aside, named by its time;
+with ``RESUME=1`` (or ``--resume``) it is kept, and notebook 04 continues its newest run from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers.config import PROJECT_ROOT, describe, get_preset
+from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
@@ -60,16 +62,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook series headless.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 01 02")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted training of the previous run (default: $RESUME=1)")
     args = parser.parse_args(argv)
+    resume = os.environ.get("RESUME", "0")
+    if resume not in ("", "0", "1"):
+        print(f"error: RESUME={resume}: use RESUME=1 to continue the interrupted run, or leave it unset",
+              file=sys.stderr)
+        return 2
+    resume = args.resume or resume == "1"
+    if resume:
+        os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
     preset = get_preset(args.preset)
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
     print(describe(preset), flush=True)
-    if args.only is None and preset.output_dir.exists():
-        # never lose an earlier run: keep it beside, named by when it was made
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(preset.output_dir.stat().st_mtime))
-        kept = preset.output_dir.with_name(f"{preset.output_dir.name}-{stamp}")
-        preset.output_dir.rename(kept)
-        print(f"The previous results were moved to {kept}")
+    try:
+        if resume and preset.output_dir.exists():
+            print(f"RESUME=1: continuing in {preset.output_dir}; notebook 04 resumes its newest run from its last "
+                  "checkpoint", flush=True)
+        elif args.only is None and preset.output_dir.exists():
+            # never lose an earlier run: keep it beside, named by when it was made
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(preset.output_dir.stat().st_mtime))
+            kept = preset.output_dir.with_name(f"{preset.output_dir.name}-{stamp}")
+            try:
+                preset.output_dir.rename(kept)
+            except OSError as err:
+                message = write_error_message(err, preset.output_dir.parent, f"Moving the previous results to {kept}")
+                if message is None:
+                    raise
+                raise OutputError(message) from None
+            print(f"The previous results were moved to {kept}")
+        check_writable(preset.output_dir)
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     out_dir = preset.output_dir / "notebooks"
     selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
     start = time.time()
