@@ -170,6 +170,34 @@ def test_notebook_04_with_resume_continues_an_interrupted_run_from_its_last_chec
     nb = nbformat.read(tmp_path / "smoke" / "notebooks" / "04_train.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert f"Resuming {run_dir} from {interrupted.name}." in printed
+    errors = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                     if o.get("name") == "stderr")
+    assert "unexpected keys" not in errors, errors  # the resumed model got all of the checkpoint's weights
+
+
+def test_a_checkpoint_loaded_as_the_trainer_resumes_gives_back_every_weight(tmp_path):
+    """The Trainer resumes with model.load_state_dict(weights of the file, strict=False): VideoMAE's saved q_bias and
+    v_bias must land in the model's query.bias and value.bias, not be dropped as unexpected keys."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    import helpers.model  # noqa: F401  (what notebooks 03 and 05 and the script import)
+
+    config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=1,
+                            num_attention_heads=2, intermediate_size=64, num_labels=3)
+    torch.manual_seed(0)
+    trained = VideoMAEForVideoClassification(config)
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.normal_()  # every weight differs from a fresh model's, biases included
+    trained.save_pretrained(tmp_path)
+    assert "videomae.encoder.layer.0.attention.attention.q_bias" in load_file(tmp_path / "model.safetensors")
+    fresh = VideoMAEForVideoClassification(config)
+    result = fresh.load_state_dict(load_file(tmp_path / "model.safetensors"), strict=False)
+    assert not result.unexpected_keys and not result.missing_keys
+    for (name, ours), theirs in zip(fresh.state_dict().items(), trained.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs), name
 
 
 # --- 2. one training per folder ------------------------------------------------------------------------------------
