@@ -3,8 +3,8 @@
 Used by ``helpers.train`` (the script, and ``new_run_dir`` in 04_train and 06_fast_pipeline) and by
 ``helpers.tutorial``. What a learner would skip:
 
-- ``hold_run_folder``: a lock on ``<folder>.lock`` beside a run folder, so that a second training started on the
-  same folder is refused instead of mixing its checkpoints with the first one's. The lock is the operating
+- ``hold_run_folder``: a lock on ``<folder>/.lock``, so that a second training started on the same folder is
+  refused instead of mixing its checkpoints with the first one's. The lock is the operating
   system's (``flock``, as ``helpers.synthetic.folder_lock``): it goes with the process, so a killed one leaves
   nothing stuck.
 - ``check_writable`` and ``clear_write_errors``: a read-only folder or a full disk, met before or during training,
@@ -146,20 +146,20 @@ def clear_write_errors(run_dir: Path, doing: str = "Saving a checkpoint") -> Ite
 _held: dict[Path, FileLock] = {}  # run folder -> this process's lock on it
 
 
-def _lock_path(folder: Path) -> Path:
-    return folder.with_name(folder.name + ".lock")
+LOCK_NAME = ".lock"  # inside the run folder: hidden, and gone with the folder
 
 
 def hold_run_folder(folder: Path) -> Path:
-    """Lock ``folder`` for this process (``<folder>.lock`` beside it) until ``release_run_folder`` or the end of the
-    process; OutputError naming the process that holds it if another one does. Holding it already is fine."""
+    """Lock ``folder`` for this process (``<folder>/.lock``) until ``release_run_folder`` or the end of the process;
+    OutputError naming the process that holds it if another one does, or naming the folder and the fix if it cannot
+    be written. Holding it already is fine."""
     folder = Path(folder).absolute()
     if folder in _held:
         return folder
-    lock_file = _lock_path(folder)
+    check_writable(folder)
+    lock_file = folder / LOCK_NAME
     lock = FileLock(lock_file)
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         try:
@@ -173,7 +173,7 @@ def hold_run_folder(folder: Path) -> Path:
             f"(the lock is {lock_file})."
         ) from None
     except OSError as err:
-        message = write_error_message(err, folder.parent, f"Creating {lock_file.name}")
+        message = write_error_message(err, folder, f"Creating {lock_file}")
         if message is None:
             raise
         raise OutputError(message) from None

@@ -33,6 +33,7 @@ from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
 from helpers.runs import (
+    LOCK_NAME,
     OutputError,
     check_writable,
     clear_write_errors,
@@ -418,13 +419,18 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
     """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume; check that
     the folder can be written (OutputError naming it and the fix if not)."""
     path = Path(path)
-    if path.exists() and any(path.iterdir()) and not (overwrite or resume):
+    # the run's lock file (helpers.runs) is not a run, and stays: this process holds it
+    entries = [p for p in path.iterdir() if p.name != LOCK_NAME] if path.is_dir() else []
+    if entries and not (overwrite or resume):
         raise FileExistsError(
             f"{path} already holds a training run. Resume it (--resume, or RESUME=1 in the notebook), "
             "overwrite it (--overwrite, or OVERWRITE=1), or choose another folder (--output-dir)."
         )
-    if overwrite and path.exists():
-        shutil.rmtree(path)
+    for entry in entries if overwrite else []:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     return check_writable(path)
 
 
