@@ -539,13 +539,16 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
     script does. Another run in ``output_dir`` at the same time is refused (OutputError)."""
     state = PartialState()  # joins the process group when started by torchrun or accelerate launch
     output_dir = Path(output_dir)
+    # on CPU, torchrun's processes are no process group yet (the Trainer makes one), so each of them says it is the
+    # main process: the rank decides
+    first = state.is_main_process and int(os.environ.get("RANK", "0")) == 0
     with contextlib.ExitStack() as stack:
-        if state.is_main_process:  # one lock per run: the main process holds it for all of them
+        if first:  # one lock per run: the first process holds it for all of them
             stack.enter_context(run_folder_lock(output_dir))
             print(describe(preset))
         with state.main_process_first():  # the main process generates or downloads; the others then reuse it
             root = get_dataset(preset)
-            if state.is_main_process:
+            if first:
                 prepare_output_dir(output_dir, overwrite=overwrite, resume=resume)
         return _train_evaluate_save(preset, root, output_dir, resume, shuffle_frames)
 
