@@ -4,9 +4,8 @@ Used by ``helpers.train`` (the script, and ``new_run_dir`` in 04_train and 06_fa
 ``helpers.tutorial``. What a learner would skip:
 
 - ``hold_run_folder``: a lock on ``<folder>/.lock``, so that a second training started on the same folder is
-  refused instead of mixing its checkpoints with the first one's. The lock is the operating
-  system's (``flock``, as ``helpers.synthetic.folder_lock``): it goes with the process, so a killed one leaves
-  nothing stuck.
+  refused instead of mixing its checkpoints with the first one's. The lock is the operating system's (``flock``, as
+  ``helpers.synthetic.folder_lock``): it goes with the process, so a killed one leaves nothing stuck.
 - ``check_writable`` and ``clear_write_errors``: a read-only folder or a full disk, met before or during training,
   stops with one message that names the folder and the fix instead of a traceback from deep inside torch.save
   (``unexpected pos 5248 vs 5140``). A checkpoint cut off by a full disk is removed; the earlier ones are kept.
@@ -30,14 +29,14 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 # where to send a run instead, for each way of starting one
-ELSEWHERE = "choose a folder elsewhere: TUTORIAL_OUTPUT=/path for make tutorial and the notebooks, --output-dir for " \
-            "python -m helpers.train"
+ELSEWHERE = ("choose a folder elsewhere: TUTORIAL_OUTPUT=/path for make tutorial and the notebooks, --output-dir "
+             "for python -m helpers.train")
 RESUME_HINT = "continue from the last checkpoint with RESUME=1 make tutorial (RESUME = True in notebook 04) or --resume"
 # what torch.save (its zip writer) and safetensors say when a write comes up short: they carry no errno
 SHORT_WRITE = re.compile(r"unexpected pos \d+ vs \d+|file write failed|No space left on device|StorageFull|"
                          r"code: 28\b")
 PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
-FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)  # EDQUOT: over a disk quota
 
 
 class OutputError(RuntimeError):
