@@ -116,6 +116,21 @@ def scratch_config(preset: Preset) -> VideoMAEConfig:
     )
 
 
+def write_model_files(model, folder: Path) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` of ``model`` to ``folder``, from whichever process calls it.
+
+    ``save_pretrained`` writes nothing on a process other than rank 0 once torch.distributed is set up, so a start
+    checkpoint made by the second of two training processes would be a folder without config or weights."""
+    from safetensors.torch import save_model
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(folder)
+    save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
 def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     """A checkpoint folder laid out like ``MCG-NJU/videomae-base`` (config, safetensors weights,
     ``preprocessor_config.json``) holding a VideoMAE with *random* weights; written once per architecture and seed.
@@ -125,19 +140,20 @@ def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     name = (f"videomae-random-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
             f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
     folder = Path(folder or DATA_DIR / "checkpoints" / name)
-    if (folder / "config.json").is_file():
+    if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
         return folder
     tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     torch.manual_seed(preset.seed)
-    with _quiet_progress():
-        VideoMAEForPreTraining(scratch_config(preset)).save_pretrained(tmp)
+    write_model_files(VideoMAEForPreTraining(scratch_config(preset)), tmp)
     size = preset.image_size
     VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(tmp)
+    import shutil
+
+    if folder.is_dir() and not (folder / "model.safetensors").is_file():
+        shutil.rmtree(folder, ignore_errors=True)  # a folder left without weights by an earlier version: remade
     try:
         tmp.rename(folder)
     except OSError:  # another process wrote it first: theirs is the same
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
 

@@ -13,6 +13,7 @@ on the hidden patches, each target patch normalized by its own mean and standard
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from transformers import (
 
 from helpers.config import DATA_DIR, TUBELET_SIZE, Preset
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import _quiet_progress, scratch_checkpoint
+from helpers.model import _quiet_progress, scratch_checkpoint, write_model_files
 from helpers.synthetic import folder_lock
 from helpers.transforms import frame_size, scale_range
 
@@ -64,9 +65,7 @@ def save_checkpoint(model: VideoMAEForPreTraining, image_processor: VideoMAEImag
     """Write ``config.json``, ``model.safetensors`` and ``preprocessor_config.json`` to ``folder``, the layout of
     ``MCG-NJU/videomae-base``: ``VideoMAEForVideoClassification.from_pretrained(folder, ...,
     ignore_mismatched_sizes=True)`` takes the encoder and adds a new head (the decoder is left out)."""
-    folder = Path(folder)
-    with _quiet_progress():
-        model.save_pretrained(folder)
+    folder = write_model_files(model, folder)
     image_processor.save_pretrained(folder)
     return folder
 
@@ -143,11 +142,14 @@ def start_checkpoint(preset: Preset) -> str:
 
 def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[str, list[float]]:
     """Pretrain as the preset says, on ``paths`` (default ``unlabelled_videos``); return the checkpoint and the
-    loss of every step. Done once: notebook 03 trains it, notebook 04 and the script find it (or train it first,
-    if notebook 03 was skipped). A preset whose model is already pretrained (``full``: MCG-NJU/videomae-base) or
-    deliberately not (``scratch``) trains nothing: its checkpoint and no losses."""
-    if preset.model != "pretrained":
+    loss of every step. Done once: notebook 03 trains it, notebook 04's comparison and any run with
+    ``model="pretrained"`` find it (or train it first, if notebook 03 was skipped). The offline presets' small
+    VideoMAE is pretrained whether they fine-tune it (``"pretrained"``) or its random start (``"scratch"``); a
+    preset that starts from a Hub checkpoint or a folder (``full``: MCG-NJU/videomae-base, pretrained by its
+    authors) trains nothing: that checkpoint and no losses."""
+    if preset.model not in ("pretrained", "scratch"):
         return start_checkpoint(preset), []
+    preset = dataclasses.replace(preset, model="pretrained")
     paths = list(paths) if paths is not None else unlabelled_videos(preset)
     folder = pretrained_folder(preset, paths)
     return str(folder), pretrain(preset, paths, folder=folder, **preset_settings(preset))
@@ -426,12 +428,12 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
     return curve
 
 
-def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], checkpoint: str, output_dir: Path) -> dict:
-    """Notebook 04's check that pretraining pays: ``finetune_curve`` from ``checkpoint`` (the preset's pretrained
-    one) and from the same model with random weights, on the first ``compare_groups`` groups of every class,
+def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_dir: Path) -> dict:
+    """Notebook 04's check that pretraining pays: ``finetune_curve`` from notebook 03's pretrained checkpoint and
+    from the same model with random weights, on the first ``compare_groups`` groups of every class,
     ``compare_steps`` steps each; returns {start: [(step, per-video test accuracy), ...]}. Empty when the preset
-    has no comparison (``compare_steps`` 0, or a model that was not pretrained here)."""
-    if not preset.compare_steps or preset.model != "pretrained":
+    has no comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here)."""
+    if not preset.compare_steps or preset.model not in ("pretrained", "scratch"):
         print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
               "it compares the checkpoint of notebook 03 with random weights.")
         return {}
@@ -442,7 +444,7 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], checkpo
     test = labelled_videos(root, "test", label2id)
     print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
           f"{len(test[0])} test videos, {preset.compare_steps} steps from each start")
-    starts = {"pretrained (notebook 03)": checkpoint, "random weights": start_checkpoint(preset)}
+    starts = {"pretrained (notebook 03)": pretrain_preset(preset)[0], "random weights": start_checkpoint(preset)}
     return {name: finetune_curve(preset, checkpoint, train, test, id2label, preset.compare_steps, points=4,
                                  output_dir=Path(output_dir) / name.split()[0], desc=name)
             for name, checkpoint in starts.items()}

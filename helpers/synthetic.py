@@ -28,9 +28,9 @@ RENDERING = 3  # bumped when the rendering changes, so that datasets made by an 
 PAIRS = [
     ("MoveRight", "MoveLeft"),
     ("MoveDown", "MoveUp"),
-    ("SlideDownRight", "SlideUpLeft"),
+    ("Grow", "Shrink"),  # a long video cannot keep growing at a short one's pace: it grows slower
     ("RotateClockwise", "RotateCounterclockwise"),
-    ("Grow", "Shrink"),  # last: a long video cannot keep growing at a short one's pace, so it grows slower
+    ("SlideDownRight", "SlideUpLeft"),
 ]
 
 

@@ -89,7 +89,11 @@ def test_an_unknown_preset_stops_the_script_with_the_choices():
 
 
 def test_two_processes_train_and_only_the_first_writes_a_loadable_model(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path)}
+    """From an empty data folder, as on a fresh clone: the dataset and the start checkpoint are made while both
+    processes run (a checkpoint written by the second process once had no weights: transformers saves them on
+    rank 0 only)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path),
+           "TUTORIAL_DATA": str(tmp_path / "data")}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                "-m", "helpers.train", "--preset", "smoke", "--output-dir", str(tmp_path / "run")]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT)
@@ -97,7 +101,10 @@ def test_two_processes_train_and_only_the_first_writes_a_loadable_model(tmp_path
     from transformers import pipeline
 
     classifier = pipeline("video-classification", model=str(tmp_path / "run" / "model"))
-    video = next((PROJECT / "data" / "synthetic-smoke" / "test").glob("*/*.avi"))
+    video = next((tmp_path / "data" / "synthetic-smoke" / "test").glob("*/*.avi"))
+    for folder in (tmp_path / "data" / "checkpoints").iterdir():
+        if folder.is_dir():
+            assert (folder / "model.safetensors").is_file(), f"{folder} has no weights"
     scores = classifier(str(video), top_k=4)
     assert len(scores) == 4 and abs(sum(s["score"] for s in scores) - 1) < 1e-4
     card = (tmp_path / "run" / "model" / "README.md").read_text()
