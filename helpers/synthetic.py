@@ -23,7 +23,7 @@ from helpers.video import write_video
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
 MOTION_SECONDS = (0.64, 0.8)  # how long one short move, growth or turn takes; longer videos go on at that speed
-RENDERING = 3  # bumped when the rendering changes, so that datasets made by an older one are made again
+RENDERING = 4  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
@@ -61,8 +61,10 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
     frames spread over the whole video (the pipeline's sampling) see it faster, never reversed. Growing cannot go
     on at that pace: in a long video the bar grows slower, over the whole video."""
     t = np.linspace(0.0, 1.0, num_frames)
-    # how many short motions the video lasts; 1 for a video no longer than one
-    motions = max(1.0, num_frames / FPS / rng.uniform(*MOTION_SECONDS))
+    # how many short motions the video lasts; a video no longer than the longest one shows a single motion, start to
+    # end, in the frame (drawn as it always was: the same seed gives the same video as before longer ones existed)
+    seconds = num_frames / FPS
+    motions = 1.0 if seconds <= MOTION_SECONDS[1] else max(1.0, seconds / rng.uniform(*MOTION_SECONDS))
     half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
@@ -86,7 +88,8 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
         stretch = min(motions, 2.0)
         small = rng.uniform(0.4, 0.55) / stretch**0.6
         large = rng.uniform(1.3, 1.6) * stretch**0.25
-        scale = small * (large / small) ** t  # the same ratio per second throughout
+        # one growth: as it always was; a longer one: the same ratio per second throughout
+        scale = small + t * (large - small) if motions == 1.0 else small * (large / small) ** t
     if motion == "RotateClockwise":
         angle = angle + t * rng.uniform(0.75, 1.0) * np.pi * motions  # image y points down: + is clockwise
         # like a clock hand: the end opposite the marked tip stays put, so the tip sweeps far
@@ -100,9 +103,10 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
     for i, frame in enumerate(frames):
         s, a = scale[i], angle[i]
         r = int(np.hypot(half_w, half_h) * s) + 2
-        # the frame wraps around: a bar crossing an edge shows on both sides (copies one frame away)
-        for x0 in (cx[i] - WIDTH, cx[i], cx[i] + WIDTH):
-            for y0 in (cy[i] - HEIGHT, cy[i], cy[i] + HEIGHT):
+        # in a long video the frame wraps around: a bar crossing an edge shows on both sides (copies one frame away)
+        shifts = (-1, 0, 1) if motions > 1.0 else (0,)
+        for x0 in (cx[i] + k * WIDTH for k in shifts):
+            for y0 in (cy[i] + k * HEIGHT for k in shifts):
                 if -r < x0 < WIDTH + r and -r < y0 < HEIGHT + r:
                     _draw_bar(frame, x0, y0, r, a, half_w * s, half_h * s, colour, tip_colour)
     return frames
