@@ -366,7 +366,9 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
         use_cpu=device == "cpu",
         report_to="none",
-        push_to_hub=preset.push_to_hub,
+        # the guide's push_to_hub=True makes the Trainer create the Hub repository before training, so an unreachable
+        # Hub costs the run; the saved model folder is pushed at the end instead (push_model_folder)
+        push_to_hub=False,
         hub_model_id=preset.hub_model_id or None,
     )
     values.update(overrides)
