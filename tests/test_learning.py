@@ -38,7 +38,7 @@ def test_with_frames_shuffled_in_time_it_cannot_beat_the_order_blind_ceiling(pre
     assert metrics["test accuracy per video"] <= 0.60
 
 
-def test_pretraining_pays_on_a_small_labelled_set(preset, tmp_path):
+def test_pretraining_pays_at_least_10_points_on_a_small_labelled_set(preset, tmp_path):
     # notebook 04's comparison: the same steps, seed and labelled videos (one group per class), two starts
     root = get_dataset(preset)
     label2id, _ = label_maps(class_names(root))
@@ -46,5 +46,5 @@ def test_pretraining_pays_on_a_small_labelled_set(preset, tmp_path):
     print("pretrained vs random weights:", curves)
     (pretrained, scratch) = (curve[-1][1] for curve in curves.values())
     assert preset.compare_steps > 0 and all(curve[-1][0] == preset.compare_steps for curve in curves.values())
-    # the issue aims at 10 points; measured on the cpu preset: +8.6 (0.203 against 0.117, benchmarks/RESULTS.md)
-    assert pretrained - scratch >= 0.05
+    # measured on the cpu preset: 0.367 against 0.141, +22.7 points (benchmarks/RESULTS.md)
+    assert pretrained - scratch >= 0.10
