@@ -181,7 +181,7 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path | None = 
         ax.text(0.5, 0.5, "nothing to compare on this preset", ha="center", va="center", transform=ax.transAxes)
     ax.set(xlabel="fine-tuning step", ylabel="per-video test accuracy", ylim=(0, 1.02), title=title)
     if curves:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
