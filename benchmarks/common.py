@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import resource
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,24 @@ NUM_FRAMES, SIZE = 16, 224
 CLIP_DURATION = NUM_FRAMES * 4 / 30
 # VideoMAE's image processor: ImageNet's mean and std
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def run_in_child(target: Callable, args: tuple, timeout: float, what: str, **kwargs) -> dict:
+    """Run ``target(*args, results=queue, **kwargs)`` in a fresh (spawned) process and return the dict it puts on the
+    queue; raise naming ``what`` if it failed or gave nothing within ``timeout`` seconds (hung)."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=target, args=args, kwargs={**kwargs, "results": results})
+    process.start()
+    try:
+        result = results.get(timeout=timeout)
+    except Exception:
+        process.kill()
+        raise RuntimeError(f"{what} gave no result within {timeout} s (hung?)") from None
+    process.join()
+    if "error" in result:
+        raise RuntimeError(f"{what} failed: {result['error']}")
+    return result
 
 
 def make_files(root: Path, count: int, seconds: float = 7.0, classes: int = 4) -> tuple[list[Path], list[int]]:

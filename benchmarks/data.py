@@ -33,6 +33,7 @@ from benchmarks.common import (
     make_files,
     peak_mb,
     rss_mb,
+    run_in_child,
     versions,
     worker_peaks_mb,
     worker_rss_mb,
@@ -129,20 +130,9 @@ def measure(name: str, root: Path, batch_size: int, workers: int, clips: int, wa
 
 def run_child(name: str, args, root: Path) -> dict:
     """Run ``measure`` in a fresh process and return its figures; raise if it failed or hung."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    process = context.Process(target=measure, args=(name, root, args.batch, args.workers, args.clips, args.warmup,
-                                                    results, multiprocessing.get_start_method(), args.threads))
-    process.start()
-    try:
-        result = results.get(timeout=args.timeout)
-    except Exception:
-        process.kill()
-        raise RuntimeError(f"the {name} pipeline gave no result within {args.timeout} s (hung?)") from None
-    process.join()
-    if "error" in result:
-        raise RuntimeError(f"the {name} pipeline failed: {result['error']}")
-    return result
+    return run_in_child(measure, (name, root, args.batch, args.workers, args.clips, args.warmup), args.timeout,
+                        f"the {name} pipeline", start_method=multiprocessing.get_start_method(),
+                        threads=args.threads)
 
 
 def memory_line(name: str, r: dict) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import device_line, peak_mb, rss_mb, versions
+from benchmarks.common import device_line, peak_mb, rss_mb, run_in_child, versions
 
 STEPS = ("guide", "fast", "evaluation", "predict")
 
@@ -125,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     print(f"device: {device_line()}")
     print(f"versions: {versions()}")
-    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         root = Path(tmp) / "data"
         start = time.perf_counter()
@@ -134,17 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"files: 6 videos of {width}x{height} H.264 at 25 fps, {args.seconds:g} s (2 per split), written in "
               f"{time.perf_counter() - start:.1f} s; no loader workers: each step decodes in its own process")
         for step in [args.only] if args.only else STEPS:
-            results = context.Queue()
-            process = context.Process(target=measure, args=(step, root, model_dir, args.clips, results))
-            process.start()
-            try:
-                r = results.get(timeout=args.timeout)
-            except Exception:
-                process.kill()
-                raise RuntimeError(f"{step} gave no result within {args.timeout} s (hung?)") from None
-            process.join()
-            if "error" in r:
-                raise RuntimeError(f"{step} failed: {r['error']}")
+            r = run_in_child(measure, (step, root, model_dir, args.clips), args.timeout, step)
             print(f"{step:10s}: peak RSS {r['peak_mb'] / 1024:5.2f} GiB (before reading {r['before_mb'] / 1024:.2f} "
                   f"GiB, growth {(r['peak_mb'] - r['before_mb']) / 1024:+.2f}); {r['shape']}; {r['seconds']:.1f} s")
             sys.stdout.flush()
