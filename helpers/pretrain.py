@@ -170,7 +170,7 @@ def _save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None = None, batch_size: int = 32,
+def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path, batch_size: int = 32,
              learning_rate: float = 1e-3, mask_ratio: float = MASK_RATIO, warmup: float = 0.1,
              weight_decay: float = 0.05, norm_pix_loss: bool = True, save_every: int = 50) -> list[float]:
     """Pretrain the preset's VideoMAE on the videos ``paths`` (no labels) for ``steps`` steps; return the loss of
@@ -190,8 +190,6 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path | None 
         raise ValueError(f"steps ({steps}), batch_size ({batch_size}) and save_every ({save_every}) must be 1 or more")
     if not paths:
         raise ValueError("no videos to pretrain on: pass the paths of the unlabelled videos")
-    if folder is None:
-        raise ValueError("pretrain() needs a folder to write to; pretrain_preset() chooses one")
     folder = Path(folder)
     settings = _fingerprint(preset, paths, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                             mask_ratio=mask_ratio, warmup=warmup, weight_decay=weight_decay,
