@@ -31,3 +31,14 @@ def dataset_copy(tiny_dataset, tmp_path) -> Path:
 
 def with_values(preset, **values):
     return dataclasses.replace(preset, **values)
+
+
+MAX_NOTEBOOK_BYTES = 5_000_000  # an executed notebook, GIFs and plots embedded, opens in a second or two
+
+
+def assert_small_notebooks(folder: Path) -> None:
+    """Every executed notebook in ``folder`` is under MAX_NOTEBOOK_BYTES."""
+    sizes = {path.name: path.stat().st_size for path in sorted(folder.glob("*.ipynb"))}
+    assert sizes, f"no executed notebooks in {folder}"
+    large = {name: f"{size / 1e6:.1f} MB" for name, size in sizes.items() if size > MAX_NOTEBOOK_BYTES}
+    assert not large, f"executed notebooks over {MAX_NOTEBOOK_BYTES / 1e6:g} MB: {large}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from conftest import assert_small_notebooks
 
 from helpers.tutorial import notebooks, run_notebook
 
@@ -151,6 +152,8 @@ def test_the_full_preset_runs_every_notebook_against_a_stand_in_hub(tmp_path, mo
     assert config["num_frames"] == 16 and config["image_size"] == 224
     executed = nbformat.read(out / "notebooks" / "04_train.ipynb", as_version=4)
     assert "MCG-NJU/videomae-base" in all_text(executed)
+    # the full preset's 224x224 clips of 16 frames make the largest GIFs: each notebook still opens fast
+    assert_small_notebooks(out / "notebooks")
     assert sorted(p.name for p in (PROJECT / "data").iterdir()) == project_data_before, "the project's data/ changed"
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_small_notebooks
 
 from helpers.config import get_preset
 from helpers.train import run_training
@@ -28,6 +29,7 @@ def test_the_tutorial_leaves_notebooks_gifs_plots_and_a_model_and_never_the_toke
     assert notebooks == sorted(p.name for p in (PROJECT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert list(out.rglob("*.gif")) and list(out.rglob("*.png"))
     assert (out / "model" / "model.safetensors").exists()
+    assert_small_notebooks(out / "notebooks")
     for path in out.rglob("*"):
         if path.is_file():
             assert FAKE_TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
