@@ -22,8 +22,11 @@ from tqdm.auto import tqdm
 from helpers.video import write_video
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
-MOTION_SECONDS = (0.64, 0.8)  # how long one short move, growth or turn takes; longer videos go on at that speed
-RENDERING = 4  # bumped when the rendering changes, so that datasets made by an older one are made again
+MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short video takes
+# in a video longer than that, one move or turn takes this long and the motion goes on: a training clip (1.07 s on
+# the cpu preset) then sees about as much of it as it sees of a whole short video
+LONG_MOTION_SECONDS = (1.2, 1.5)
+RENDERING = 5  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
@@ -54,17 +57,18 @@ def _background(rng: np.random.Generator) -> np.ndarray:
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8).
 
-    The motion keeps one direction and one speed for the whole video, whatever its length: a move covers a quarter
-    to a third of the frame, a turn about 160 degrees, per ``MOTION_SECONDS``. In a long video a moving bar leaves
-    the frame on one side and comes back on the other at once (as in old video games), and a turning one keeps
-    turning. So a training clip anywhere in a long video sees the motion as a whole short video shows it, and
+    The motion keeps one direction and one speed for the whole video, whatever its length: a move covers about half
+    the frame, a turn about 160 degrees, per ``MOTION_SECONDS``, or per ``LONG_MOTION_SECONDS`` in a video longer
+    than that, so that a clip of about a second does not see the bar cross the whole frame. In a long video a moving
+    bar leaves the frame on one side and comes back on the other at once (as in old video games), and a turning one
+    keeps turning. So a training clip anywhere in a long video sees about as much motion as a whole short video, and
     frames spread over the whole video (the pipeline's sampling) see it faster, never reversed. Growing cannot go
     on at that pace: in a long video the bar grows slower, over the whole video."""
     t = np.linspace(0.0, 1.0, num_frames)
     # how many short motions the video lasts; a video no longer than the longest one shows a single motion, start to
     # end, in the frame (drawn as it always was: the same seed gives the same video as before longer ones existed)
     seconds = num_frames / FPS
-    motions = 1.0 if seconds <= MOTION_SECONDS[1] else max(1.0, seconds / rng.uniform(*MOTION_SECONDS))
+    motions = 1.0 if seconds <= MOTION_SECONDS[1] else max(1.0, seconds / rng.uniform(*LONG_MOTION_SECONDS))
     half_w, half_h = rng.uniform(46, 60), rng.uniform(13, 18)  # a bar, so rotation shows
     angle = np.full_like(t, rng.uniform(0, np.pi))
     scale = np.ones_like(t)
