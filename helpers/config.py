@@ -48,6 +48,12 @@ class Preset:
     min_seconds: float = 2.0  # synthetic: clip lengths
     max_seconds: float = 4.0
     data_seed: int = 0
+    # your own videos (README "Train on your own videos"): a folder in the UCF layout ({train,val,test}/<Class>/) or
+    # of class folders without splits (<Class>/<files>), which helpers.data splits by group, stratified by class, with
+    # these fractions and data_seed. "": the preset's dataset (built in, or the UCF-101 subset)
+    data_dir: str = ""
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
     # model: what fine-tuning starts from. "scratch": a small VideoMAE with random weights; "pretrained": the same
     # model pretrained here, without labels, on the training videos (notebook 03); else a Hub name or a folder.
     # The offline presets fine-tune from "scratch": measured, 600 steps of pretraining help with few labels
@@ -97,8 +103,11 @@ class Preset:
         return self.num_frames * self.sample_rate / self.fps
 
     @property
-    def data_dir(self) -> Path:
-        """Where this preset's videos live (train/val/test folders inside)."""
+    def dataset_dir(self) -> Path:
+        """Where this preset's videos live: the folder ``data_dir`` names (a relative one is taken from the project
+        root, as ``TUTORIAL_OUTPUT`` is), else the built-in dataset's or the UCF-101 subset's folder."""
+        if self.data_dir:
+            return PROJECT_ROOT / Path(self.data_dir).expanduser()  # an absolute folder stays as it is
         if self.dataset == "hub":
             return DATA_DIR / "UCF101_subset"
         return DATA_DIR / f"synthetic-{self.name}"
@@ -206,6 +215,8 @@ def get_preset(name: str | None = None, **values) -> Preset:
             close = difflib.get_close_matches(key, sorted(fields), n=1)
             raise TypeError(f"get_preset() got {key}={value!r}, which is not a setting"
                             + (f"; did you mean {close[0]}?" if close else ""))
+        if isinstance(value, os.PathLike):  # DATA_DIR = Path("~/videos") in a parameters cell
+            value = os.fspath(value)
         if value is not None:
             changes[key] = value
             sources[key] = f"{key.upper()}={value!r} in the parameters cell"
@@ -306,6 +317,14 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
             f"min_seconds ({p.min_seconds:g}) must not exceed max_seconds ({p.max_seconds:g}): they bound the "
             f"lengths of the synthetic videos; use e.g. min_seconds={min(p.min_seconds, p.max_seconds):g} and "
             f"max_seconds={max(p.min_seconds, p.max_seconds):g}")
+    for name in ("val_fraction", "test_fraction"):
+        if not (math.isfinite(getattr(p, name)) and 0 < getattr(p, name) < 1):
+            bad(name, f"{name} is the share of each class's videos the split step puts in "
+                      f"{name.split('_')[0]}: it must be above 0 and below 1; use e.g. 0.15")
+    if 0 < p.val_fraction < 1 and 0 < p.test_fraction < 1 and p.val_fraction + p.test_fraction >= 0.9:
+        bad(("val_fraction", "test_fraction"),
+            f"val_fraction + test_fraction is {p.val_fraction + p.test_fraction:g}: training would keep less "
+            "than a tenth of the videos; use e.g. 0.15 and 0.15")
     for name in ("data_seed", "seed"):
         if not 0 <= getattr(p, name) < SEED_LIMIT:
             bad(name, f"{name} must be between 0 and {SEED_LIMIT - 1} (NumPy's seed range); use e.g. 0 or 42")
@@ -392,11 +411,12 @@ def _summary(problems: list[str]) -> str:
 
 def describe(preset: Preset) -> str:
     """One plain paragraph saying which data and model this preset uses."""
-    data = (
-        "the UCF-101 subset from the Hugging Face Hub (sayakpaul/ucf101-subset)"
-        if preset.dataset == "hub"
-        else f"the built-in synthetic dataset ({2 * preset.num_pairs} motion classes, offline)"
-    )
+    if preset.data_dir:
+        data = f"your videos in {preset.dataset_dir}"
+    elif preset.dataset == "hub":
+        data = "the UCF-101 subset from the Hugging Face Hub (sayakpaul/ucf101-subset)"
+    else:
+        data = f"the built-in synthetic dataset ({2 * preset.num_pairs} motion classes, offline)"
     small = f"a small VideoMAE ({preset.num_layers} layers, width {preset.hidden_size})"
     model = {
         "scratch": f"{small} trained from scratch",

@@ -1,17 +1,30 @@
-"""The dataset on disk: download, safe extraction, layout checks, label maps, scans.
+"""The dataset on disk: download, safe extraction, layouts and the split step, label maps, scans.
 
-Introduced in 01_load_data. Both data sources, the UCF-101 subset from the Hub and the
-built-in synthetic dataset, give the same layout: ``<root>/{train,val,test}/<Class>/v_<Class>_gNN_cNN.avi``.
+Introduced in 01_load_data. Both built-in data sources, the UCF-101 subset from the Hub and the built-in synthetic
+dataset, give the UCF layout: ``<root>/{train,val,test}/<Class>/v_<Class>_gNN_cNN.avi``. Your own videos
+(``DATA_DIR``, README "Train on your own videos") may come in that layout or as class folders without splits
+(``<Class>/<files>``); ``own_dataset`` splits the latter by group, stratified by class, into a manifest (a CSV:
+path, class, group, split) in the output folder, never moving a file.
+
+Every step reads a dataset through ``video_table``, one row per video (path, class, group, split), so a *dataset*
+here is either a folder in the UCF layout or such a manifest: ``list_videos``, ``class_names`` and
+``labelled_videos`` take either.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import os
+import random
 import re
 import tarfile
+import unicodedata
 import warnings
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -33,11 +46,14 @@ class DataError(ValueError):
 # --- getting the data ---------------------------------------------------------------
 
 def get_dataset(preset: Preset) -> Path:
-    """Return the root folder of the preset's dataset, downloading or generating it if needed."""
+    """Return the preset's dataset (a folder in the UCF layout, or a split manifest): your own videos if ``data_dir``
+    is set (``own_dataset``), else the built-in dataset, downloaded or generated if needed."""
+    if preset.data_dir:
+        return own_dataset(preset)
     if preset.dataset == "hub":
         root = download_ucf101_subset(DATA_DIR)
     elif preset.dataset == "synthetic":
-        root = synthetic.generate(preset, preset.data_dir)
+        root = synthetic.generate(preset, preset.dataset_dir)
     else:
         raise DataError(f"Unknown dataset {preset.dataset!r}: use 'synthetic' or 'hub' (VC_DATASET).")
     print(f"Videos are in {root}")
@@ -127,54 +143,190 @@ def parse_name(path: Path) -> tuple[str, int, int]:
     return match["label"], int(match["group"]), int(match["clip"])
 
 
-def list_videos(root: Path) -> dict[str, list[Path]]:
-    """The video files of each split, sorted; other files (like .DS_Store) are skipped with a warning."""
+# --- any layout: one row per video ----------------------------------------------------------------------------
+
+GROUP_IN_NAME = re.compile(r"(?:^|_)g(\d+)(?=_|$)")  # UCF-101's _gNN_: clips of one recording
+SYSTEM_FILES = {"thumbs.db", "desktop.ini"}  # and every name starting with "." (.DS_Store, macOS's ._name)
+# folder names that mean a split (any case): the split layout must use exactly train, val and test
+SPLIT_LIKE = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval"}
+MANIFEST_COLUMNS = ("path", "class", "group", "split")
+MIN_CLASSES = 2
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """One video of a dataset: its file, its class, its group (videos of one group stay in one split), its split."""
+
+    path: Path
+    label: str
+    group: str
+    split: str
+
+
+@dataclass
+class FolderScan:
+    """What a walk through a data folder found besides the videos: each is counted in the report."""
+
+    system: list[Path] = field(default_factory=list)  # .DS_Store, ._name, Thumbs.db, hidden files: skipped
+    others: list[Path] = field(default_factory=list)  # files whose names are not a video's: skipped
+    deeper: dict[str, list[Path]] = field(default_factory=dict)  # class -> videos in its sub-folders: used
+    loose: list[Path] = field(default_factory=list)  # videos in no class folder: not used
+    empty: list[Path] = field(default_factory=list)  # class folders without a video: not a class
+
+
+def is_system_file(path: Path) -> bool:
+    """Files and folders that systems leave beside videos: hidden ones (.DS_Store, macOS's ._name), Thumbs.db."""
+    name = Path(path).name
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def group_of(path: Path, label: str, relative: str) -> str:
+    """``<Class>/gNN`` when the file name carries a group (``_gNN_``, as UCF-101's do), else the file itself."""
+    found = GROUP_IN_NAME.findall(Path(path).stem)
+    return f"{label}/g{int(found[-1]):02d}" if found else relative
+
+
+def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
+    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``."""
+    videos = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(is_system_file(part) for part in relative.parts):
+            if path.is_file():
+                scan.system.append(path)
+        elif path.is_file():
+            if not is_video_name(path):
+                scan.others.append(path)
+                continue
+            videos.append(path)
+            if len(relative.parts) > 1:
+                scan.deeper.setdefault(label, []).append(path)
+    if not videos:
+        scan.empty.append(folder)
+    return videos
+
+
+def _class_folders(folder: Path, scan: FolderScan) -> dict[str, list[Path]]:
+    """{class: its videos} for the class folders in ``folder``; files beside them are counted in ``scan``."""
+    classes = {}
+    for path in sorted(folder.iterdir()):
+        if is_system_file(path):
+            if path.is_file():
+                scan.system.append(path)
+        elif path.is_dir():
+            videos = _class_videos(path, path.name, scan)
+            if videos:
+                classes[path.name] = videos
+        elif is_video_name(path):
+            scan.loose.append(path)
+        else:
+            scan.others.append(path)
+    return classes
+
+
+def detect_layout(folder: Path) -> str:
+    """``"splits"`` for ``{train,val,test}/<Class>/<files>``, ``"classes"`` for ``<Class>/<files>``; a DataError for
+    a missing or empty folder, loose videos without class folders, or a partial split layout, saying what to do."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} does not exist or is not a folder. Set DATA_DIR to the folder that holds your "
+                        "class folders (<Class>/<videos>), or to a folder with train/, val/ and test/ in it.")
+    entries = [p for p in folder.iterdir() if not is_system_file(p)]
+    folders = sorted(p.name for p in entries if p.is_dir())
+    videos = [p for p in entries if p.is_file() and is_video_name(p)]
+    if not folders and not videos:
+        raise DataError(f"{folder} is empty (no folder, no video). Put one folder per class in it, each holding that "
+                        f"class's videos: {folder}/<Class>/<videos>.")
+    if not folders:
+        raise DataError(f"{folder} holds {len(videos)} videos but no class folders. The class of a video is the name "
+                        f"of its folder: put each class's videos in a folder named after it, "
+                        f"{folder}/<Class>/<videos>, with at least {MIN_CLASSES} classes.")
+    splits = [name for name in folders if name.lower() in SPLIT_LIKE]
+    if not splits:
+        return "classes"
+    if sorted(splits) == sorted(SPLITS) and len(folders) == len(SPLITS):
+        return "splits"
+    missing = [s for s in SPLITS if s not in splits]
+    renames = [name for name in splits if name not in SPLITS]
+    others = [name for name in folders if name not in splits]
+    problems = ([f"it has no {', '.join(m + '/' for m in missing)}"] if missing else []) + (
+        [f"rename {', '.join(n + '/' for n in renames)} to one of train/, val/, test/"] if renames else []) + (
+        [f"it also holds {', '.join(n + '/' for n in others)} beside the split folders"] if others else [])
+    raise DataError(
+        f"{folder} is a partial split layout ({{train,val,test}}/<Class>/<videos>): {'; '.join(problems)}. Either "
+        f"complete it, or let the split step make the splits: put all the videos in one folder of class folders "
+        f"(<Class>/<videos>, no train/val/test folders) and set DATA_DIR to it. The split step then puts "
+        f"val_fraction and test_fraction (0.15 each unless VC_VAL_FRACTION and VC_TEST_FRACTION say otherwise) of "
+        f"each class's groups in val and test, seeded, and writes the split to a manifest in the output folder "
+        f"without moving a file.")
+
+
+def scan_split_folders(root: Path) -> tuple[list[VideoRow], FolderScan]:
+    """The rows of a folder in the UCF layout, and what else the walk found."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(
             f"{root} does not exist. Run notebook 01 (or `make tutorial`), or set PRESET=cpu "
             "for the built-in dataset."
         )
-    videos, skipped = {}, []
+    rows, scan = [], FolderScan()
     for split in SPLITS:
         folder = root / split
         if not folder.is_dir():
             raise DataError(f"{folder} is missing: the dataset needs train/, val/ and test/ folders.")
-        files = sorted(p for p in folder.glob("*/*") if p.is_file())
-        videos[split] = [p for p in files if is_video_name(p)]
-        skipped += [p for p in files if not is_video_name(p)]
-        if not videos[split]:
+        found = _class_folders(folder, scan)
+        if not found:
             raise DataError(
                 f"{folder} holds no video: put videos in {folder}/<Class>/, or delete {root} "
                 "and run notebook 01 again."
             )
-    if skipped:
-        warnings.warn(f"Skipped {len(skipped)} files that are not videos, e.g. {skipped[0]} (video file names end "
-                      f"with {', '.join(sorted(VIDEO_SUFFIXES))})", stacklevel=2)
-    return videos
+        for label, paths in found.items():
+            rows += [VideoRow(path, label, group_of(path, label, path.relative_to(root).as_posix()), split)
+                     for path in paths]
+    return rows, scan
+
+
+def video_table(source: Path) -> list[VideoRow]:
+    """One row per video (path, class, group, split) of a dataset: a folder in the UCF layout or a split manifest.
+
+    Introduced in 01_load_data. Files that are not videos are skipped (with a warning if they are not system files
+    such as .DS_Store); videos in sub-folders of a class folder belong to that class."""
+    source = Path(source)
+    if source.is_file():
+        return read_manifest(source)
+    rows, scan = scan_split_folders(source)
+    if scan.others:
+        warnings.warn(f"Skipped {len(scan.others)} files that are not videos, e.g. {scan.others[0]} (video file "
+                      f"names end with {', '.join(sorted(VIDEO_SUFFIXES))})", stacklevel=2)
+    return rows
+
+
+def _where(source: Path, split: str) -> str:
+    """How messages name one split of a dataset: its folder, or the manifest's split."""
+    source = Path(source)
+    return f"the {split} split of {source}" if source.is_file() else str(source / split)
+
+
+def list_videos(root: Path) -> dict[str, list[Path]]:
+    """The video files of each split of a dataset (a UCF-layout folder or a split manifest)."""
+    rows = video_table(root)
+    return {split: [row.path for row in rows if row.split == split] for split in SPLITS}
 
 
 def class_names(root: Path) -> list[str]:
-    """The sorted class names, checked to be the same in every split."""
+    """The sorted class names of a dataset, checked to be the same in every split."""
     root = Path(root)
-    per_split = {}
-    for split in SPLITS:
-        folder = root / split
-        if not folder.is_dir():
-            raise DataError(f"{folder} is missing: the dataset needs train/, val/ and test/ folders.")
-        per_split[split] = sorted(
-            p.name for p in folder.iterdir()
-            if p.is_dir() and any(is_video_name(f) for f in p.iterdir())
-        )
+    rows = video_table(root)
+    per_split = {split: sorted({row.label for row in rows if row.split == split}) for split in SPLITS}
     train = per_split["train"]
     if not train:
-        raise DataError(f"{root / 'train'} has no class folder with videos in it.")
+        raise DataError(f"{_where(root, 'train')} has no class with videos in it.")
     for split in SPLITS[1:]:
         if per_split[split] != train:
             only_train = sorted(set(train) - set(per_split[split]))
             only_here = sorted(set(per_split[split]) - set(train))
             raise DataError(
-                f"{root / split} has other classes than {root / 'train'}: missing {only_train}, extra "
+                f"{_where(root, split)} has other classes than {_where(root, 'train')}: missing {only_train}, extra "
                 f"{only_here}. Every split needs the same class folders, each with at least one video."
             )
     return train
@@ -192,13 +344,18 @@ def count_videos(videos: dict[str, list[Path]]) -> dict[str, Counter]:
     return {split: Counter(p.parent.name for p in paths) for split, paths in videos.items()}
 
 
-def groups_in_several_splits(videos: dict[str, list[Path]]) -> dict[tuple[str, int], list[str]]:
-    """Groups (class, gNN) that appear in more than one split: a leak if not empty."""
+def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> dict:
+    """Groups that appear in more than one split: a leak if not empty. Takes ``video_table``'s rows ({group: splits})
+    or {split: paths} of files named ``v_<Class>_gNN_cNN`` ({(class, gNN): splits})."""
     seen = defaultdict(set)
-    for split, paths in videos.items():
-        for path in paths:
-            label, group, _ = parse_name(path)
-            seen[(label, group)].add(split)
+    if isinstance(videos, dict):
+        for split, paths in videos.items():
+            for path in paths:
+                label, group, _ = parse_name(path)
+                seen[(label, group)].add(split)
+    else:
+        for row in videos:
+            seen[row.group].add(row.split)
     return {key: sorted(splits) for key, splits in seen.items() if len(splits) > 1}
 
 
@@ -222,30 +379,32 @@ def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int],
                     clip_seconds: float | None = None) -> tuple[list[Path], list[int]]:
-    """The usable videos of one split with their class ids, the class being the name of the video's folder.
+    """The usable videos of one split of a dataset (a UCF-layout folder or a split manifest) with their class ids.
 
     Files that are not usable videos are skipped with one warning that counts and names them; a class left with
     no usable video, or a folder whose name is not a known class, is an error. With ``clip_seconds``, videos
     shorter than one clip are counted in a note (they are used: a clip spans the whole video, repeating frames if
     it has fewer than the model takes)."""
-    paths = list_videos(root)[split]
+    label_of = {row.path: row.label for row in video_table(root) if row.split == split}
+    paths = list(label_of)
+    where = _where(root, split)
     good, bad = scan_videos(paths)
     if bad:
         shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
         warnings.warn(
-            f"Skipping {len(bad)} of {len(paths)} files in {Path(root) / split} that are not usable videos "
+            f"Skipping {len(bad)} of {len(paths)} files in {where} that are not usable videos "
             f"(the README's troubleshooting table says what each message means):\n  {shown}", stacklevel=2)
-    found = {info["path"].parent.name for info in good}
+    found = {label_of[info["path"]] for info in good}
     unknown = sorted(found - set(label2id))
     if unknown:
         raise DataError(
-            f"{Path(root) / split} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
+            f"{where} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
             "Every split needs the same class folders."
         )
     empty = sorted(set(label2id) - found)
     if empty:
         raise DataError(
-            f"{Path(root) / split}: no usable video left in the class folder(s) {empty}. Add videos there "
+            f"{where}: no usable video left in the class folder(s) {empty}. Add videos there "
             "(or remove the class from every split)."
         )
     if clip_seconds:
@@ -253,4 +412,302 @@ def labelled_videos(root: Path, split: str, label2id: dict[str, int],
         if short:
             print(f"Note: {len(short)} of {len(good)} videos in {split} are shorter than one clip "
                   f"({clip_seconds:.2f} s): their clips span the whole video.")
-    return [info["path"] for info in good], [label2id[info["path"].parent.name] for info in good]
+    return [info["path"] for info in good], [label2id[label_of[info["path"]]] for info in good]
+
+
+# --- your own videos: the split step ---------------------------------------------------------------------------
+
+MIN_GROUPS = 3  # per class: one group for each of train, val and test
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def identical_files(paths: list[Path]) -> list[list[Path]]:
+    """Sets of byte-identical files (the same size, then the same SHA-256): one video under several names."""
+    by_size = defaultdict(list)
+    for path in paths:
+        by_size[Path(path).stat().st_size].append(Path(path))
+    found = []
+    for same_size in by_size.values():
+        if len(same_size) > 1:
+            by_hash = defaultdict(list)
+            for path in same_size:
+                by_hash[_sha256(path)].append(path)
+            found += [sorted(copies) for copies in by_hash.values() if len(copies) > 1]
+    return sorted(found)
+
+
+def split_counts(groups: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    """(train, val, test) numbers of groups for a class of ``groups`` groups (at least ``MIN_GROUPS``): the fractions,
+    rounded, with at least one group in each split."""
+    val, test = max(1, round(groups * val_fraction)), max(1, round(groups * test_fraction))
+    while groups - val - test < 1:  # large fractions of a small class: train keeps one group
+        if val >= test:
+            val -= 1
+        else:
+            test -= 1
+    return groups - val - test, val, test
+
+
+def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float, test_fraction: float,
+                 seed: int) -> tuple[list[VideoRow], list[list[Path]]]:
+    """Split class folders' videos (``{class: paths}``) into train, val and test: whole groups, stratified by class,
+    seeded. Returns the rows and the sets of identical files.
+
+    A group is ``<Class>/gNN`` for the files whose names carry ``_gNN_``, else one file; byte-identical files join
+    one group, so both copies land in one split. Each class's groups are shuffled with ``seed`` and cut by
+    ``split_counts``. DataError, naming them and the minimum, for classes with fewer than ``MIN_GROUPS`` groups."""
+    label_of = {path: label for label, paths in videos.items() for path in paths}
+    group = {path: group_of(path, label, path.relative_to(root).as_posix()) for path, label in label_of.items()}
+    same = identical_files(sorted(label_of))
+    merged: dict[str, str] = {}  # group -> the group it joined
+
+    def top(name: str) -> str:
+        while name in merged:
+            name = merged[name]
+        return name
+
+    for copies in same:
+        heads = sorted({top(group[path]) for path in copies})
+        for head in heads[1:]:
+            merged[head] = heads[0]
+    group = {path: top(name) for path, name in group.items()}
+    members = defaultdict(list)
+    for path in sorted(group):
+        members[group[path]].append(path)
+    groups_of = defaultdict(list)  # a group counts for the class of its first video
+    for name, paths in members.items():
+        groups_of[label_of[paths[0]]].append(name)
+    too_few = {label: len(groups_of.get(label, [])) for label in sorted(videos)
+               if len(groups_of.get(label, [])) < MIN_GROUPS}
+    if too_few:
+        listed = "; ".join(f"{label!r} ({root / label}): {count} group(s), {len(videos[label])} video(s)"
+                           for label, count in too_few.items())
+        raise DataError(
+            f"Too few videos to split: {listed}. Every class needs at least {MIN_GROUPS} groups, one for each of "
+            "train, val and test (videos whose names share a _gNN_, and identical copies, are one group). Add "
+            "videos to those class folders, or remove the folders.")
+    split_of = {}
+    for label, names in sorted(groups_of.items()):
+        names = sorted(names)
+        random.Random(f"{seed}/{label}").shuffle(names)
+        _, val, test = split_counts(len(names), val_fraction, test_fraction)
+        for i, name in enumerate(names):
+            split_of[name] = "test" if i < test else "val" if i < test + val else "train"
+    rows = [VideoRow(path, label_of[path], group[path], split_of[group[path]]) for path in sorted(group)]
+    return rows, same
+
+
+def _body(rows: list[VideoRow], root: Path) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    for row in sorted(rows, key=lambda r: (SPLITS.index(r.split), r.label, str(r.path))):
+        writer.writerow([Path(row.path).relative_to(root).as_posix(), row.label, row.group, row.split])
+    return out.getvalue()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def listing_digest(videos: dict[str, list[Path]], root: Path) -> str:
+    """A fingerprint of a folder's videos (names, classes, sizes): a manifest made from another listing is stale."""
+    return _digest("\n".join(sorted(f"{label}\t{path.relative_to(root).as_posix()}\t{path.stat().st_size}"
+                                    for label, paths in videos.items() for path in paths)))
+
+
+def write_manifest(path: Path, rows: list[VideoRow], root: Path, settings: dict) -> Path:
+    """Write the split to ``path`` (a CSV: path, class, group, split; paths relative to ``root``), atomically.
+
+    Its first line holds ``root``, the settings and fingerprints of the listing and of the rows as written, so a
+    later run knows whether to reuse it and whether someone edited it by hand."""
+    body = _body(rows, root)
+    header = {"folder": str(root), **settings, "rows": _digest(body)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"# {json.dumps(header, ensure_ascii=False)}\n# The split of {root} into train, val and test, "
+                   "made by helpers.data. Edit the split column to move a video (keep each group in one split); "
+                   "delete this file to split again.\n" + body, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _manifest_parts(path: Path) -> tuple[dict, str]:
+    """(header, CSV body) of a manifest; the header is {} if its first line is not ours."""
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header = {}
+    if lines and lines[0].startswith("# "):
+        try:
+            header = json.loads(lines[0][2:])
+        except ValueError:
+            header = {}
+    body = "".join(line for line in lines if not line.startswith("#"))
+    return (header if isinstance(header, dict) else {}), body
+
+
+def read_manifest(path: Path) -> list[VideoRow]:
+    """The rows of a split manifest (``write_manifest``'s, or one edited or written by hand).
+
+    Paths are taken from the folder in its first line (else from the manifest's folder). A listed file that does
+    not exist is skipped with one warning that counts and names them; a row without a path or class, or with a
+    split other than train, val or test, is a DataError naming its line."""
+    path = Path(path)
+    header, body = _manifest_parts(path)
+    root = Path(header.get("folder") or path.parent)
+    reader = csv.DictReader(io.StringIO(body))
+    missing_columns = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing_columns:
+        raise DataError(f"{path}: the manifest lacks the column(s) {missing_columns}; it needs "
+                        f"{','.join(MANIFEST_COLUMNS)}. Fix its header line, or delete it to split again.")
+    rows, gone = [], []
+    for number, record in enumerate(reader, start=2):
+        where = f"{path}, row {number - 1} ({record.get('path')!r})"
+        if not (record["path"] or "").strip() or not (record["class"] or "").strip():
+            raise DataError(f"{where}: every row needs a path and a class. Fix the row or delete it.")
+        if record["split"] not in SPLITS:
+            raise DataError(f"{where}: split {record['split']!r} is not one of {', '.join(SPLITS)}. Fix the row.")
+        video = root / record["path"]
+        if not video.is_file():
+            gone.append(video)
+            continue
+        rows.append(VideoRow(video, record["class"], record["group"] or record["path"], record["split"]))
+    if gone:
+        warnings.warn(f"{path} lists {len(gone)} file(s) that do not exist; skipping them: "
+                      + ", ".join(str(p) for p in gone[:5]) + (" ..." if len(gone) > 5 else "")
+                      + ". Delete the manifest to split the folder again.", stacklevel=2)
+    return rows
+
+
+def manifest_path(preset: Preset) -> Path:
+    """Where the split of ``preset.data_dir`` goes: ``<output folder>/splits/<folder name>-<hash of its path>.csv``."""
+    folder = preset.dataset_dir.resolve()
+    name = re.sub(r"[^\w.-]+", "_", folder.name).strip("_") or "videos"
+    return preset.output_dir / "splits" / f"{name}-{_digest(str(folder))[:8]}.csv"
+
+
+def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, settings: dict,
+                    ) -> tuple[list[VideoRow], list[list[Path]], str]:
+    """The rows for ``videos``: those of ``manifest`` if it was made from the same listing and settings, or if it was
+    edited by hand (kept: it is yours); else a new split, written to ``manifest``. Returns (rows, identical sets,
+    what happened)."""
+    if manifest.is_file():
+        header, body = _manifest_parts(manifest)
+        edited = header.get("rows") != _digest(body)
+        same = all(header.get(key) == value for key, value in settings.items())
+        if same or edited:
+            rows = read_manifest(manifest)
+            listed = {row.path for row in rows}
+            new = sorted(p for paths in videos.values() for p in paths if p not in listed)
+            if new:
+                warnings.warn(f"{len(new)} video(s) in {root} are not in {manifest} (added after the split, or "
+                              f"removed from it by hand), so they are not used, e.g. {new[0]}. Delete the manifest "
+                              "to split again with them.", stacklevel=3)
+            state = "edited by hand: used as it is" if edited else "reused (same folder, videos and settings)"
+            if edited and not same:
+                state += "; the folder or the settings changed since it was made: delete it to split again"
+            return rows, identical_files([row.path for row in rows]), state
+        changed = [key for key, value in settings.items() if header.get(key) != value]
+        state = f"made again ({' and '.join(k if k != 'videos' else 'the videos' for k in changed)} changed)"
+    else:
+        state = "written now"
+    rows, same_files = split_videos(videos, root, settings["val_fraction"], settings["test_fraction"],
+                                    settings["seed"])
+    write_manifest(manifest, rows, root, settings)
+    return rows, same_files, state
+
+
+def own_dataset(preset: Preset) -> Path:
+    """Your own videos (``preset.data_dir``), where they are: returns the dataset the other steps read.
+
+    Introduced in 01_load_data. A folder in the UCF layout (``{train,val,test}/<Class>/<videos>``) is returned as it
+    is. A folder of class folders without splits (``<Class>/<videos>``) is split by ``split_videos`` into a manifest
+    in the output folder (``manifest_path``), which is returned; a later run with the same folder, videos and
+    settings reuses it. Prints the layout and a report: videos per class and split, the groups, identical files,
+    and every file skipped or not used, counted. Nothing in your folder is moved, copied, written or deleted."""
+    root = preset.dataset_dir
+    output = preset.output_dir.resolve()
+    if root.is_dir() and output.is_relative_to(root.resolve()):
+        raise DataError(f"The output folder {output} is inside your data folder {root}: the tutorial writes there, "
+                        "and leaves your folder as it is. Set TUTORIAL_OUTPUT to a folder outside it.")
+    layout = detect_layout(root)
+    scan = FolderScan()
+    if layout == "splits":
+        rows, scan = scan_split_folders(root)
+        same = identical_files([row.path for row in rows])
+        lines = [f"Your videos: {root}", "  layout: {train,val,test}/<Class>/<videos>: the splits are used as they are"]
+        dataset = root
+    else:
+        videos = _class_folders(root, scan)
+        if len(videos) < MIN_CLASSES:
+            found = f"only one ({next(iter(videos))!r})" if videos else "none"
+            raise DataError(f"{root}: a classifier needs at least {MIN_CLASSES} class folders with videos, found "
+                            f"{found}. Add a folder per class, {root}/<Class>/<videos>.")
+        settings = {"val_fraction": preset.val_fraction, "test_fraction": preset.test_fraction,
+                    "seed": preset.data_seed, "videos": listing_digest(videos, root)}
+        dataset = manifest_path(preset)
+        rows, same, state = _split_or_reuse(dataset, videos, root, settings)
+        lines = [f"Your videos: {root}",
+                 f"  layout: class folders without splits (<Class>/<videos>): split by group, stratified by class, "
+                 f"val {preset.val_fraction:g}, test {preset.test_fraction:g}, seed {preset.data_seed}",
+                 f"  manifest: {dataset} ({state})"]
+    print("\n".join(lines + report_lines(rows, scan, same)))
+    return dataset
+
+
+def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]]) -> list[str]:
+    """The split report: groups, identical files, skipped and unused files, videos per class and split."""
+    lines = []
+    named = sum(1 for row in rows if GROUP_IN_NAME.search(row.path.stem))
+    groups = len({row.group for row in rows})
+    if named == len(rows):
+        lines.append(f"  groups: {groups}, from the _gNN_ in the file names; no group is in two splits")
+    else:
+        lines.append(
+            f"  groups: {named} of {len(rows)} file names carry a group (_gNN_); every other video is its own group. "
+            "Leak not ruled out: clips cut from one recording can land in different splits, and test accuracy would "
+            "then be too good. Give such clips a shared _gNN_ in their names (walk_g03_a.mp4, walk_g03_b.mp4)")
+    if same:
+        splits = [sorted({row.split for row in rows if row.path in set(copies)}) for copies in same]
+        across = sum(len(s) > 1 for s in splits)
+        lines.append(f"  identical files: {len(same)} set(s) of the same bytes under several names, e.g. "
+                     f"{' = '.join(p.name for p in same[0])}: "
+                     + (f"{across} set(s) span several splits, a leak: remove the copies" if across else
+                        "each set is in one split"))
+    if scan.deeper:
+        for label, paths in sorted(scan.deeper.items()):
+            lines.append(f"  note: {len(paths)} video(s) of {label!r} are in its sub-folders "
+                         f"({paths[0].parent.name}/...): they count as {label!r}. If a sub-folder is a class of its "
+                         "own, move it up one level")
+    skipped = []
+    if scan.system:
+        skipped.append(f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)")
+    if scan.others:
+        skipped.append(f"{len(scan.others)} file(s) that are not videos (e.g. {scan.others[0].name})")
+    if scan.loose:
+        skipped.append(f"{len(scan.loose)} video(s) in no class folder (e.g. {scan.loose[0].name}): move them into "
+                       "one to use them")
+    if scan.empty:
+        skipped.append(f"{len(scan.empty)} folder(s) without a video ({', '.join(p.name for p in scan.empty[:3])})")
+    if skipped:
+        lines.append("  not used: " + "; ".join(skipped))
+    counts = Counter((row.label, row.split) for row in rows)
+    labels = sorted({row.label for row in rows})
+    width = max(_width("class"), *(_width(label) for label in labels))
+    lines.append(f"  class{' ' * (width - 5)}  train    val   test")
+    for label in labels + ["(all)"]:
+        numbers = [sum(counts[(name, split)] for name in labels) if label == "(all)" else counts[(label, split)]
+                   for split in SPLITS]
+        lines.append(f"  {label}{' ' * (width - _width(label))}  " + " ".join(f"{n:5d} " for n in numbers).rstrip())
+    return lines
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: Korean, Chinese and Japanese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

@@ -362,14 +362,15 @@ def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Ten
 def first_groups(root: Path, split: str, label2id: dict[str, int], groups: int = 1) -> tuple[list[Path], list[int]]:
     """The videos of the first ``groups`` groups of every class in ``split``, and their labels: a small labelled
     set cut from the full one (whole groups, so no scene is split)."""
-    from helpers.data import labelled_videos, parse_name
+    from helpers.data import labelled_videos, video_table
 
     paths, labels = labelled_videos(root, split, label2id)
-    numbers: dict[int, set[int]] = {}
+    group_of = {row.path: row.group for row in video_table(root)}
+    names: dict[int, set[str]] = {}
     for path, label in zip(paths, labels, strict=True):
-        numbers.setdefault(label, set()).add(parse_name(path)[1])
-    keep = {label: set(sorted(found)[:groups]) for label, found in numbers.items()}
-    chosen = [(p, y) for p, y in zip(paths, labels, strict=True) if parse_name(p)[1] in keep[y]]
+        names.setdefault(label, set()).add(group_of[path])
+    keep = {label: set(sorted(found)[:groups]) for label, found in names.items()}
+    chosen = [(p, y) for p, y in zip(paths, labels, strict=True) if group_of[p] in keep[y]]
     return [p for p, _ in chosen], [y for _, y in chosen]
 
 

@@ -590,13 +590,16 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fine-tune VideoMAE as in notebook 04.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
+    parser.add_argument("--data-dir", default=None,
+                        help="a folder of your own videos: <Class>/<videos> (split here) or {train,val,test}/<Class>/"
+                             "<videos> (default: $VC_DATA_DIR, else the preset's dataset)")
     parser.add_argument("--output-dir", type=Path, default=None, help="default: outputs/<preset>/script")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
     parser.add_argument("--overwrite", action="store_true", help="delete an earlier run in --output-dir first")
     parser.add_argument("--shuffle-frames", action="store_true", help="control run: frames in random order")
     args = parser.parse_args(argv)
     try:
-        preset = get_preset(args.preset)
+        preset = get_preset(args.preset, data_dir=args.data_dir)
         output_dir = args.output_dir or preset.output_dir / "script"
         run_training(preset, output_dir, resume=args.resume, overwrite=args.overwrite,
                      shuffle_frames=args.shuffle_frames)

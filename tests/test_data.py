@@ -61,10 +61,13 @@ def test_splits_with_other_classes_are_refused(dataset_copy):
 
 
 def test_non_video_files_are_skipped_with_a_warning(dataset_copy):
+    (dataset_copy / "train" / "MoveUp" / "notes.txt").write_text("filmed on Tuesday")
+    # system files (macOS's .DS_Store and ._ companions) are skipped too; the data report counts them
     (dataset_copy / "train" / "MoveUp" / ".DS_Store").write_bytes(b"\0\0")
+    (dataset_copy / "train" / "MoveUp" / "._v_MoveUp_g01_c01.avi").write_bytes(b"\0\5")
     with pytest.warns(UserWarning, match="Skipped 1 files"):
         videos = list_videos(dataset_copy)
-    assert all(p.suffix == ".avi" for p in videos["train"])
+    assert all(p.suffix == ".avi" and not p.name.startswith(".") for p in videos["train"])
 
 
 def test_scan_reports_unreadable_videos_by_name(dataset_copy):
