@@ -609,12 +609,12 @@ def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, s
                 warnings.warn(f"{len(new)} video(s) in {root} are not in {manifest} (added after the split, or "
                               f"removed from it by hand), so they are not used, e.g. {new[0]}. Delete the manifest "
                               "to split again with them.", stacklevel=3)
-            state = "edited by hand: used as it is" if edited else "reused (same folder, videos and settings)"
+            state = "edited by hand: used as it is" if edited else "reused: the same folder, videos and settings"
             if edited and not same:
                 state += "; the folder or the settings changed since it was made: delete it to split again"
             return rows, identical_files([row.path for row in rows]), state
         changed = [key for key, value in settings.items() if header.get(key) != value]
-        state = f"made again ({' and '.join(k if k != 'videos' else 'the videos' for k in changed)} changed)"
+        state = f"made again: {' and '.join(k if k != 'videos' else 'the videos' for k in changed)} changed"
     else:
         state = "written now"
     rows, same_files = split_videos(videos, root, settings["val_fraction"], settings["test_fraction"],
@@ -656,7 +656,7 @@ def own_dataset(preset: Preset) -> Path:
         lines = [f"Your videos: {root}",
                  f"  layout: class folders without splits (<Class>/<videos>): split by group, stratified by class, "
                  f"val {preset.val_fraction:g}, test {preset.test_fraction:g}, seed {preset.data_seed}",
-                 f"  manifest: {dataset} ({state})"]
+                 f"  manifest: {dataset}, {state}"]
     print("\n".join(lines + report_lines(rows, scan, same)))
     return dataset
 

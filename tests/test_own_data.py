@@ -169,7 +169,7 @@ def test_the_split_is_reused_and_is_made_again_when_the_settings_change(class_fo
     assert "reused" in capsys.readouterr().out
     assert video_table(manifest) == first
     other = get_dataset(smoke(tmp_path, class_folders, data_seed=5, test_fraction=0.3))
-    assert other == manifest and "made again (test_fraction and seed changed)" in capsys.readouterr().out
+    assert other == manifest and "made again: test_fraction and seed changed" in capsys.readouterr().out
     assert video_table(other) != first
 
 
@@ -311,3 +311,34 @@ def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_
         scores = pipeline("video-classification", model=model)(str(video), top_k=3)
         assert {s["label"] for s in scores} == set(CLASSES) and abs(sum(s["score"] for s in scores) - 1) < 1e-4
     assert {root: listing(root) for root in before} == before, "training wrote into the user's folder"
+
+
+# --- the notebooks ---------------------------------------------------------------------------------------------
+
+def test_the_notebooks_load_split_pretrain_and_train_on_class_folders(class_folders, tmp_path, monkeypatch):
+    """Notebooks 01 to 04 with DATA_DIR (from the environment, as `make tutorial` would pass it): 01 shows the layout
+    and the split, 02 and 03 read the same split, 04 trains on it and saves a model with your classes."""
+    import json
+
+    import nbformat
+
+    from helpers.tutorial import notebooks, run_notebook
+
+    before = listing(class_folders)
+    monkeypatch.setenv("VC_DATA_DIR", str(class_folders))
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PRESET", "smoke")
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    for path in notebooks()[:4]:
+        run_notebook(path, tmp_path / "executed", timeout=600)
+    executed = nbformat.read(tmp_path / "executed" / "01_load_data.ipynb", as_version=4)
+    text = json.dumps([cell.get("outputs", []) for cell in executed.cells], ensure_ascii=False)
+    assert "class folders without splits" in text and "groups found in more than one split: none" in text
+    # Korean class names in its plots: no warning per missing glyph (the README says which font to install)
+    assert not [o for cell in executed.cells for o in cell.get("outputs", []) if o.get("name") == "stderr"]
+    (manifest,) = (tmp_path / "out" / "smoke" / "splits").glob("*.csv")
+    rows = video_table(manifest)
+    assert f"Total videos: {len(rows)} " in text
+    config = json.loads((tmp_path / "out" / "smoke" / "model" / "config.json").read_text())
+    assert sorted(config["id2label"].values()) == sorted(CLASSES)
+    assert listing(class_folders) == before
