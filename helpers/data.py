@@ -586,10 +586,12 @@ def read_manifest(path: Path) -> list[VideoRow]:
 
 
 def manifest_path(preset: Preset) -> Path:
-    """Where the split of ``preset.data_dir`` goes: ``<output folder>/splits/<folder name>-<hash of its path>.csv``."""
+    """Where the split of ``preset.data_dir`` goes: ``outputs/splits/<folder name>-<hash of its path>.csv`` (under
+    ``$TUTORIAL_OUTPUT`` if set), beside the presets' folders: every preset, notebook and script run splits a folder
+    the same way, and ``make tutorial``, which moves a preset's earlier results aside, keeps it."""
     folder = preset.dataset_dir.resolve()
     name = re.sub(r"[^\w.-]+", "_", folder.name).strip("_") or "videos"
-    return preset.output_dir / "splits" / f"{name}-{_digest(str(folder))[:8]}.csv"
+    return preset.output_dir.parent / "splits" / f"{name}-{_digest(str(folder))[:8]}.csv"
 
 
 def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, settings: dict,
@@ -632,7 +634,7 @@ def own_dataset(preset: Preset) -> Path:
     settings reuses it. Prints the layout and a report: videos per class and split, the groups, identical files,
     and every file skipped or not used, counted. Nothing in your folder is moved, copied, written or deleted."""
     root = preset.dataset_dir
-    output = preset.output_dir.resolve()
+    output = preset.output_dir.parent.resolve()
     if root.is_dir() and output.is_relative_to(root.resolve()):
         raise DataError(f"The output folder {output} is inside your data folder {root}: the tutorial writes there, "
                         "and leaves your folder as it is. Set TUTORIAL_OUTPUT to a folder outside it.")
@@ -669,10 +671,12 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
     if named == len(rows):
         lines.append(f"  groups: {groups}, from the _gNN_ in the file names; no group is in two splits")
     else:
+        some = (f"{named} of {len(rows)} file names carry a group (_gNN_); every other video is" if named else
+                "no file name carries a group (_gNN_), so every video is")
         lines.append(
-            f"  groups: {named} of {len(rows)} file names carry a group (_gNN_); every other video is its own group. "
-            "Leak not ruled out: clips cut from one recording can land in different splits, and test accuracy would "
-            "then be too good. Give such clips a shared _gNN_ in their names (walk_g03_a.mp4, walk_g03_b.mp4)")
+            f"  groups: {some} a group of its own. Leak not ruled out: clips cut from one recording can land in "
+            "different splits, and test accuracy would then be too good. Give such clips a shared _gNN_ in their "
+            "names (walk_g03_a.mp4, walk_g03_b.mp4)")
     if same:
         splits = [sorted({row.split for row in rows if row.path in set(copies)}) for copies in same]
         across = sum(len(s) > 1 for s in splits)
@@ -681,10 +685,11 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
                      + (f"{across} set(s) span several splits, a leak: remove the copies" if across else
                         "each set is in one split"))
     if scan.deeper:
-        for label, paths in sorted(scan.deeper.items()):
-            lines.append(f"  note: {len(paths)} video(s) of {label!r} are in its sub-folders "
-                         f"({paths[0].parent.name}/...): they count as {label!r}. If a sub-folder is a class of its "
-                         "own, move it up one level")
+        deeper = [path for paths in scan.deeper.values() for path in paths]
+        label, paths = sorted(scan.deeper.items())[0]
+        lines.append(f"  note: {len(deeper)} video(s) are in sub-folders of a class folder (e.g. {label}/"
+                     f"{paths[0].parent.name}/): each counts as its class folder's. If a sub-folder is a class of "
+                     "its own, move it up one level")
     skipped = []
     if scan.system:
         skipped.append(f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)")

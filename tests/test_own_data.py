@@ -132,7 +132,7 @@ def test_class_folders_are_split_by_group_stratified_and_into_a_manifest(class_f
     preset = smoke(tmp_path, class_folders)
     dataset = get_dataset(preset)
     report = capsys.readouterr().out
-    assert dataset.suffix == ".csv" and dataset.parent == preset.output_dir / "splits"
+    assert dataset.suffix == ".csv" and dataset.parent == preset.output_dir.parent / "splits"
     assert "class folders without splits" in report and "written now" in report
     rows = video_table(dataset)
     # every video of the folder, sub-folder included, once; nothing else
@@ -157,7 +157,8 @@ def test_class_folders_are_split_by_group_stratified_and_into_a_manifest(class_f
     # the report says what it could not rule out, and counts what it skipped or noticed
     assert "Leak not ruled out" in report and "identical files: 1 set" in report
     assert "2 system file(s)" in report
-    assert "1 file(s) that are not videos (e.g. notes.txt)" in report and "sub-folders (day 2/...)" in report
+    assert "1 file(s) that are not videos (e.g. notes.txt)" in report
+    assert "1 video(s) are in sub-folders of a class folder (e.g. 3 gauche/day 2/)" in report
     # the user's folder is left as it was: nothing moved, copied or written there
     assert listing(class_folders) == before
     assert class_names(dataset) == sorted(CLASSES)
@@ -204,7 +205,7 @@ def test_the_ucf_layout_is_used_as_it_is(split_folders, tmp_path, capsys):
     assert "the splits are used as they are" in capsys.readouterr().out
     videos = list_videos(split_folders)
     assert [len(videos[s]) for s in ("train", "val", "test")] == [9, 3, 3]
-    assert not (preset.output_dir / "splits").exists()
+    assert not (preset.output_dir.parent / "splits").exists()
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def test_the_notebooks_load_split_pretrain_and_train_on_class_folders(class_fold
     assert "class folders without splits" in text and "groups found in more than one split: none" in text
     # Korean class names in its plots: no warning per missing glyph (the README says which font to install)
     assert not [o for cell in executed.cells for o in cell.get("outputs", []) if o.get("name") == "stderr"]
-    (manifest,) = (tmp_path / "out" / "smoke" / "splits").glob("*.csv")
+    (manifest,) = (tmp_path / "out" / "splits").glob("*.csv")
     rows = video_table(manifest)
     assert f"Total videos: {len(rows)} " in text
     config = json.loads((tmp_path / "out" / "smoke" / "model" / "config.json").read_text())
