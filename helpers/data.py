@@ -625,6 +625,19 @@ def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, s
     return rows, same_files, state
 
 
+def check_apart(preset: Preset, output: Path, fix: str, both_ways: bool = True) -> None:
+    """DataError if the output folder ``output`` lies inside your data folder (or, ``both_ways``, holds it): the
+    tutorial writes and deletes there (``--overwrite``, ``make tutorial`` moving earlier results aside), and leaves
+    your folder as it is. Nothing to check without ``data_dir``."""
+    if not preset.data_dir:
+        return
+    data, out = preset.dataset_dir.resolve(), Path(output).resolve()
+    if out.is_relative_to(data) or (both_ways and data.is_relative_to(out)):
+        where = "is inside" if out.is_relative_to(data) else "holds"
+        raise DataError(f"The output folder {output} {where} your data folder {preset.dataset_dir}: the tutorial "
+                        f"writes there, and leaves your folder as it is. Keep them apart: {fix}.")
+
+
 def own_dataset(preset: Preset) -> Path:
     """Your own videos (``preset.data_dir``), where they are: returns the dataset the other steps read.
 
@@ -634,10 +647,8 @@ def own_dataset(preset: Preset) -> Path:
     settings reuses it. Prints the layout and a report: videos per class and split, the groups, identical files,
     and every file skipped or not used, counted. Nothing in your folder is moved, copied, written or deleted."""
     root = preset.dataset_dir
-    output = preset.output_dir.parent.resolve()
-    if root.is_dir() and output.is_relative_to(root.resolve()):
-        raise DataError(f"The output folder {output} is inside your data folder {root}: the tutorial writes there, "
-                        "and leaves your folder as it is. Set TUTORIAL_OUTPUT to a folder outside it.")
+    check_apart(preset, preset.output_dir.parent, "set TUTORIAL_OUTPUT to a folder outside it", both_ways=False)
+    check_apart(preset, preset.output_dir, "move your videos out of it, or set TUTORIAL_OUTPUT")
     layout = detect_layout(root)
     scan = FolderScan()
     if layout == "splits":

@@ -28,7 +28,7 @@ from accelerate import PartialState
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from helpers.config import Preset, describe, get_preset
-from helpers.data import class_names, get_dataset, label_maps, labelled_videos
+from helpers.data import check_apart, class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
@@ -544,6 +544,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
     # on CPU, torchrun's processes are no process group yet (the Trainer makes one), so each of them says it is the
     # main process: the rank decides
     first = state.is_main_process and int(os.environ.get("RANK", "0")) == 0
+    check_apart(preset, output_dir, "choose another --output-dir")  # before its lock file is written there
     with contextlib.ExitStack() as stack:
         if first:  # one lock per run: the first process holds it for all of them
             stack.enter_context(run_folder_lock(output_dir))

@@ -248,6 +248,19 @@ def test_a_missing_folder_and_an_output_folder_inside_the_data_are_refused(class
     assert not (class_folders / "outputs").exists()
 
 
+def test_the_script_never_writes_or_deletes_in_your_folder(class_folders, tmp_path, capsys):
+    """``--output-dir`` pointed at the data folder, or at a folder holding it, with ``--overwrite``, which empties
+    the output folder: refused before anything is written."""
+    from helpers.train import main
+
+    before = listing(class_folders)
+    os.environ["TUTORIAL_OUTPUT"] = str(tmp_path / "out")
+    for output in (class_folders, class_folders.parent):
+        with pytest.raises(SystemExit, match="holds your data folder|is inside your data folder"):
+            main(["--preset", "smoke", "--data-dir", str(class_folders), "--output-dir", str(output), "--overwrite"])
+    assert listing(class_folders) == before
+
+
 def test_the_setting_comes_from_the_environment_and_relative_folders_from_the_project(monkeypatch):
     monkeypatch.setenv("VC_DATA_DIR", "my videos")
     preset = get_preset("smoke")
@@ -343,3 +356,20 @@ def test_the_notebooks_load_split_pretrain_and_train_on_class_folders(class_fold
     config = json.loads((tmp_path / "out" / "smoke" / "model" / "config.json").read_text())
     assert sorted(config["id2label"].values()) == sorted(CLASSES)
     assert listing(class_folders) == before
+
+
+def test_notebook_01_reads_the_ucf_layout_of_your_folder(split_folders, tmp_path, monkeypatch):
+    import json
+
+    import nbformat
+
+    from helpers.tutorial import notebooks, run_notebook
+
+    monkeypatch.setenv("VC_DATA_DIR", str(split_folders))
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PRESET", "smoke")
+    run_notebook(notebooks()[0], tmp_path / "executed", timeout=600)
+    executed = nbformat.read(tmp_path / "executed" / "01_load_data.ipynb", as_version=4)
+    text = json.dumps([cell.get("outputs", []) for cell in executed.cells], ensure_ascii=False)
+    assert "the splits are used as they are" in text and "Total videos: 15 (train 9, val 3, test 3)" in text
+    assert "15 of 15 videos open" in text
