@@ -94,11 +94,11 @@ def build_class_folders(root: Path) -> Path:
 def split_folders(class_folders, tmp_path_factory) -> Path:
     """The UCF layout, ``{train,val,test}/<Class>/<files>``, with MP4 and MOV files named any way."""
     root = tmp_path_factory.mktemp("own") / "splits"
-    for split, count in {"train": 3, "val": 1, "test": 1}.items():
+    for s, (split, count) in enumerate({"train": 3, "val": 1, "test": 1}.items()):
         for c, (name, motion) in enumerate(CLASSES.items()):
             for i in range(count):
                 suffix = ".mov" if i % 2 else ".mp4"
-                save(root / split / name / f"{split} take {i}{suffix}", clip(motion, 1000 + 10 * c + i + 5 * count))
+                save(root / split / name / f"{split} take {i}{suffix}", clip(motion, 1000 + 100 * s + 10 * c + i))
     return root
 
 
@@ -192,6 +192,23 @@ def test_a_manifest_edited_by_hand_is_kept_and_a_missing_file_is_a_counted_skip(
     assert next(r.split for r in rows if r.path.relative_to(class_folders).as_posix() == moved) == "val"
 
 
+def test_new_videos_split_again_unless_the_manifest_was_edited_by_hand(class_folders, tmp_path, capsys):
+    root = tmp_path / "copy"
+    shutil.copytree(class_folders, root)
+    get_dataset(smoke(tmp_path, root))
+    new = save(root / "3 gauche" / "IMG_0200.MOV", clip("MoveLeft", 300))
+    manifest = get_dataset(smoke(tmp_path, root))
+    assert "made again: the videos changed" in capsys.readouterr().out
+    assert new in {row.path for row in video_table(manifest)}
+    # edited by hand (a row moved to another split): kept, and a newer video is counted, unused
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(",val\n", ",train\n", 1), encoding="utf-8")
+    newer = save(root / "3 gauche" / "IMG_0201.MOV", clip("MoveLeft", 301))
+    with pytest.warns(UserWarning, match=r"1 video\(s\) in .* are not in .*IMG_0201.MOV. Delete the manifest"):
+        get_dataset(smoke(tmp_path, root))
+    assert "edited by hand: used as it is; the folder or the settings changed" in capsys.readouterr().out
+    assert newer not in {row.path for row in video_table(manifest)}
+
+
 def test_a_manifest_row_with_an_unknown_split_is_an_error_naming_it(class_folders, tmp_path):
     manifest = get_dataset(smoke(tmp_path, class_folders))
     manifest.write_text(manifest.read_text(encoding="utf-8").replace(",test\n", ",testing\n", 1), encoding="utf-8")
@@ -206,6 +223,16 @@ def test_the_ucf_layout_is_used_as_it_is(split_folders, tmp_path, capsys):
     videos = list_videos(split_folders)
     assert [len(videos[s]) for s in ("train", "val", "test")] == [9, 3, 3]
     assert not (preset.output_dir.parent / "splits").exists()
+
+
+def test_a_copy_in_two_splits_of_the_ucf_layout_is_reported_as_a_leak(split_folders, tmp_path, capsys):
+    root = tmp_path / "copy"
+    shutil.copytree(split_folders, root)
+    source = root / "train" / "3 gauche" / "train take 0.mp4"
+    shutil.copy(source, root / "test" / "3 gauche" / "renamed.mp4")
+    get_dataset(smoke(tmp_path, root))
+    assert ("identical files: 1 set(s) of the same bytes under several names, e.g. renamed.mp4 = train take 0.mp4: "
+            "1 set(s) span several splits, a leak: remove the copies") in capsys.readouterr().out
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------
