@@ -298,6 +298,9 @@ def video_table(source: Path) -> list[VideoRow]:
     if scan.others:
         warnings.warn(f"Skipped {len(scan.others)} files that are not videos, e.g. {scan.others[0]} (video file "
                       f"names end with {', '.join(sorted(VIDEO_SUFFIXES))})", stacklevel=2)
+    if scan.loose:
+        warnings.warn(f"Skipped {len(scan.loose)} videos that are in no class folder, e.g. {scan.loose[0]}: move "
+                      "them into the folder of their class to use them", stacklevel=2)
     return rows
 
 

@@ -70,6 +70,17 @@ def test_non_video_files_are_skipped_with_a_warning(dataset_copy):
     assert all(p.suffix == ".avi" and not p.name.startswith(".") for p in videos["train"])
 
 
+def test_videos_in_no_class_folder_are_counted_and_in_sub_folders_are_used(dataset_copy):
+    loose = dataset_copy / "train" / "v_MoveUp_g01_c09.avi"
+    shutil.copy(next((dataset_copy / "train" / "MoveUp").iterdir()), loose)
+    deeper = dataset_copy / "train" / "MoveDown" / "day 2" / "v_MoveDown_g01_c09.avi"
+    deeper.parent.mkdir()
+    shutil.copy(next((dataset_copy / "train" / "MoveDown").glob("*.avi")), deeper)
+    with pytest.warns(UserWarning, match="Skipped 1 videos that are in no class folder"):
+        videos = list_videos(dataset_copy)
+    assert deeper in videos["train"] and loose not in videos["train"]
+
+
 def test_scan_reports_unreadable_videos_by_name(dataset_copy):
     empty = dataset_copy / "train" / "MoveUp" / "v_MoveUp_g01_c09.avi"
     empty.write_bytes(b"")
