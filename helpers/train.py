@@ -468,11 +468,14 @@ def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:
 
 def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     """A README.md beside the weights: what the model is, what it was trained on, how well it does."""
+    about = describe(preset)
+    if preset.data_dir:  # your folder by its name only: the card goes to the Hub, a full path can hold a user name
+        about = about.replace(str(preset.dataset_dir), preset.dataset_dir.name)
     lines = [
         "---", "library_name: transformers", "pipeline_tag: video-classification", "tags: [videomae]", "---", "",
         f"# VideoMAE video classifier ({preset.name} preset)", "",
         "Trained with the video classification tutorial (notebook 04 or `python -m helpers.train`).", "",
-        f"- {describe(preset)}",
+        f"- {about}",
         f"- Labels: {', '.join(json.loads((model_dir / 'config.json').read_text())['id2label'].values())}",
         f"- Training: {preset.num_epochs} epochs, batch {preset.batch_size}, learning rate {preset.learning_rate}, "
         f"seed {preset.seed}",

@@ -152,3 +152,16 @@ def test_checkpoints_written_in_the_same_second_do_not_warn(tmp_path):
         logger.removeHandler(handler)
     assert [Path(p).name for p in ordered] == ["checkpoint-8", "checkpoint-16"]
     assert not [r.getMessage() for r in seen if "mtime" in r.getMessage()]
+
+
+def test_the_model_card_names_your_data_folder_without_its_path(tmp_path):
+    from helpers.config import get_preset
+    from helpers.train import write_model_card
+
+    folder = tmp_path / "home" / "jane.doe" / "my clips"
+    preset = get_preset("smoke", data_dir=str(folder))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps({"id2label": {"0": "wave", "1": "clap"}}))
+    card = write_model_card(model_dir, preset, {"test accuracy per video": 0.5}).read_text()
+    assert "my clips" in card and "jane.doe" not in card
