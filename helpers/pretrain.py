@@ -157,10 +157,12 @@ def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[st
 
 def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
     """What makes two pretraining runs the same run: a resumed run must match the interrupted one."""
-    videos = hashlib.sha256("\n".join(sorted(Path(p).name for p in paths)).encode()).hexdigest()[:16]
+    # names and sizes: videos made again with other content (a new rendering, your files replaced) are new videos
+    listing = sorted(f"{Path(p).name} {Path(p).stat().st_size}" for p in paths)
+    videos = hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
     model = {k: getattr(preset, k) for k in ("image_size", "num_frames", "patch_size", "hidden_size", "num_layers",
                                             "num_heads", "sample_rate", "fps", "hflip", "seed")}
-    return {**settings, **model, "videos": len(paths), "video_names_sha256": videos}
+    return {**settings, **model, "videos": len(paths), "video_names_sizes_sha256": videos}
 
 
 def _save_state(path: Path, state: dict) -> None:

@@ -204,3 +204,18 @@ def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(prese
     assert (Path(folder) / "model.safetensors").stat().st_mtime_ns == made
     other, _ = helpers.pretrain.pretrain_preset(dataclasses.replace(small, mask_ratio=0.5))
     assert other != folder
+
+
+def test_videos_made_again_with_other_content_get_their_own_pretrained_checkpoint(tmp_path):
+    # a new rendering of the built-in videos keeps every file name: the checkpoint of the old videos is not theirs
+    from helpers.config import get_preset
+    from helpers.pretrain import pretrained_folder
+
+    preset = get_preset("smoke")
+    paths = [tmp_path / f"v_Grow_g01_c0{i}.avi" for i in (1, 2)]
+    for path in paths:
+        path.write_bytes(b"x" * 100)
+    before = pretrained_folder(preset, paths)
+    assert pretrained_folder(preset, paths) == before
+    paths[1].write_bytes(b"y" * 120)
+    assert pretrained_folder(preset, paths) != before
