@@ -140,8 +140,8 @@ PRESETS: dict[str, Preset] = {
     ),
     # default: a laptop CPU, offline, a small VideoMAE (notebook 03 pretrains it for the comparison of notebook 04)
     "cpu": Preset(
-        name="cpu", pretrain_steps=600, compare_steps=300, train_groups=16, min_seconds=2.2,
-        max_seconds=3.2, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05,
+        name="cpu", pretrain_steps=600, compare_steps=300, train_groups=16, min_seconds=0.64,
+        max_seconds=0.8, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4, weight_decay=0.05,
         num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
