@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PRESET ?= cpu
+# EDITION=ko: make tutorial runs the Korean edition (notebooks/ko/) into outputs/ko/<preset>/
+EDITION ?= en
 STAMP := $(VENV)/.installed
 # PYTHON=/path/to/python3.12 builds .venv with that Python; unset, tools/find_python.sh picks the newest of 3.11-3.13
 PYTHON ?=
@@ -72,17 +74,17 @@ git-filter:
 	  git config filter.nbstripout.smudge cat; fi
 
 tutorial: setup
-	TQDM_MININTERVAL=5 $(PY) -m helpers.tutorial --preset $(PRESET)
+	TQDM_MININTERVAL=5 $(PY) -m helpers.tutorial --preset $(PRESET) --edition $(EDITION)
 
 test: setup
-	$(VENV)/bin/ruff check helpers tests notebooks benchmarks
+	$(VENV)/bin/ruff check helpers tests notebooks benchmarks tools
 	PRESET=smoke TUTORIAL_OUTPUT=$$(mktemp -d) TQDM_DISABLE=1 $(PY) -m pytest -q -m "not learning" tests --nbmake notebooks
 
 test-learning: setup
 	TQDM_DISABLE=1 $(PY) -m pytest -q -m learning tests
 
 lint: setup
-	$(VENV)/bin/ruff check helpers tests notebooks benchmarks
+	$(VENV)/bin/ruff check helpers tests notebooks benchmarks tools
 
 # JupyterLab on the whole project, so that the results in outputs/ open too; its file browser starts in notebooks/.
 # LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port 8890"

@@ -3,6 +3,8 @@
 Executed copies of the notebooks, with their GIFs, plots and the trained model, go to the
 preset's output folder (``outputs/<preset>/``), named at the end. A previous one is moved aside, named by its time;
 with ``RESUME=1`` (or ``--resume``) it is kept, and notebook 04 continues its newest run from the last checkpoint.
+``--edition ko`` (``make tutorial EDITION=ko``) runs the Korean edition, ``notebooks/ko/``, into
+``outputs/ko/<preset>/``.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from helpers.config import PROJECT_ROOT, describe, get_preset
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+# the editions of the series: English in notebooks/, Korean in notebooks/ko/ (same cells, the prose translated)
+EDITIONS = {"en": NOTEBOOK_DIR, "ko": NOTEBOOK_DIR / "ko"}
 
 
-def notebooks() -> list[Path]:
-    """The series in order: notebooks/NN_*.ipynb."""
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebooks(edition: str = "en") -> list[Path]:
+    """The series in order: notebooks/NN_*.ipynb (``edition="ko"``: notebooks/ko/NN_*.ipynb)."""
+    return sorted(EDITIONS[edition].glob("[0-9][0-9]_*.ipynb"))
 
 
 # the longest a cell may run: notebook 04's training takes about 4 minutes on an idle 2-core machine, but it
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook series headless.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 01 02")
+    parser.add_argument("--edition", default=None,
+                        help="en (notebooks/) or ko (notebooks/ko/, the Korean edition); default: $EDITION or en")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted training of the previous run (default: $RESUME=1)")
     args = parser.parse_args(argv)
@@ -70,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: RESUME={resume}: use RESUME=1 to continue the interrupted run, or leave it unset",
               file=sys.stderr)
         return 2
+    edition = args.edition or os.environ.get("EDITION") or "en"
+    if edition not in EDITIONS:
+        print(f"error: edition {edition!r}: use EDITION=en (notebooks/) or EDITION=ko (the Korean edition, "
+              "notebooks/ko/)", file=sys.stderr)
+        return 2
+    if edition != "en":
+        # its own output folder, outputs/ko/<preset>/, so that the English results stay where they are
+        base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
+        os.environ["TUTORIAL_OUTPUT"] = str(PROJECT_ROOT / base / edition)  # the notebooks' kernels inherit it
     resume = args.resume or resume == "1"
     if resume:
         os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
@@ -97,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out_dir = preset.output_dir / "notebooks"
-    selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
+    selected = [p for p in notebooks(edition) if args.only is None or p.name[:2] in args.only]
     start = time.time()
     for path in selected:
         began = time.time()
