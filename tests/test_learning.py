@@ -1,8 +1,9 @@
 """Learning tests: the cpu preset really learns, only by using the order of the frames, and pretraining pays.
 
 Minutes each, so not part of `make test`: run them with `make test-learning`. The normal run is made with both
-input pipelines: the guide's PyTorchVideo one and helpers.fast. All start from the checkpoint pretrained on the
-training videos (made once, by the first test that needs it, and reused).
+input pipelines: the guide's PyTorchVideo one and helpers.fast. They start where notebook 04 starts, from the
+random-weight checkpoint folder; the last test pretrains notebook 03's checkpoint once (reused afterwards) and
+fine-tunes both.
 """
 
 import dataclasses
@@ -46,5 +47,5 @@ def test_pretraining_pays_at_least_10_points_on_a_small_labelled_set(preset, tmp
     print("pretrained vs random weights:", curves)
     (pretrained, scratch) = (curve[-1][1] for curve in curves.values())
     assert preset.compare_steps > 0 and all(curve[-1][0] == preset.compare_steps for curve in curves.values())
-    # measured on the cpu preset: 0.367 against 0.141, +22.7 points (benchmarks/RESULTS.md)
+    # measured on the cpu preset's 160x120 videos: 0.398 against 0.133, +26.6 points (benchmarks/RESULTS.md)
     assert pretrained - scratch >= 0.10
