@@ -114,7 +114,8 @@ def short_message(stderr: str) -> str:
 def test_resume_keeps_the_previous_results_where_notebook_04_finds_them(tmp_path, monkeypatch):
     import helpers.tutorial as tutorial
 
-    monkeypatch.setattr(tutorial, "notebooks", lambda: [])  # what happens to the folder before any notebook runs
+    # what happens to the folder before any notebook runs
+    monkeypatch.setattr(tutorial, "notebooks", lambda edition="en": [])
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path))
     monkeypatch.setenv("PRESET", "smoke")
     checkpoint = tmp_path / "smoke" / "runs" / "20261125-101010" / "checkpoint-4"
