@@ -39,9 +39,12 @@ FRAMES, SIZE = 36, (48, 64)  # 1.2 s at 30 fps: longer than the smoke preset's c
 
 
 def clip(motion: str, seed: int) -> np.ndarray:
-    """A small clip of a built-in motion (T, H, W, 3), shrunk from 320x240 by striding."""
+    """A small clip of a built-in motion (T, H, W, 3) of ``SIZE``, shrunk from the built-in frames by picking rows
+    and columns (nearest neighbour)."""
     frames = make_clip(motion, FRAMES, np.random.default_rng(seed))
-    return np.ascontiguousarray(frames[:, ::5, ::5])
+    rows = np.linspace(0, frames.shape[1] - 1, SIZE[0]).round().astype(int)
+    columns = np.linspace(0, frames.shape[2] - 1, SIZE[1]).round().astype(int)
+    return np.ascontiguousarray(frames[:, rows][:, :, columns])
 
 
 def save(path: Path, frames: np.ndarray) -> Path:
