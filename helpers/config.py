@@ -24,6 +24,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (a relative path is taken from the project
 # root), e.g. for tests that must not touch the project's own data/
 DATA_DIR = PROJECT_ROOT / Path(os.environ.get("TUTORIAL_DATA") or "data").expanduser()
+def output_root() -> Path:
+    """The folder that holds every preset's output folder: ``$TUTORIAL_OUTPUT``, by default ``outputs/`` in the
+    project; a relative one is taken from the project root (``Preset.output_dir`` says why)."""
+    base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
+    return PROJECT_ROOT / base  # an absolute base stays as it is
+
+
 DEFAULT_PRESET = "cpu"
 PIPELINES = ("pytorchvideo", "fast")
 DATASETS = ("synthetic", "hub")
@@ -120,8 +127,7 @@ class Preset:
         A relative ``TUTORIAL_OUTPUT`` is taken from the project root (the folder of the Makefile), not from the
         current folder: the notebooks run inside ``notebooks/`` and the script wherever it is started, and all of
         them must write to and read from the same place."""
-        base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
-        return PROJECT_ROOT / base / self.name  # an absolute base stays as it is
+        return output_root() / self.name
 
     @property
     def model_dir(self) -> Path:

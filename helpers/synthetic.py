@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from helpers.video import write_video
 
 # 160x120, a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and decoding a quarter of the
-# pixels made the guide's pipeline about 3 times faster per clip (18.9 against 5.9 ms on 2 cores)
+# pixels made the guide's pipeline about 2.3 times faster per clip (18.9 against 8.3 ms on 2 cores)
 WIDTH, HEIGHT, FPS = 160, 120, 25
 SCALE = WIDTH / 320  # the bar's sizes below are given for 320x240 frames
 MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short video takes

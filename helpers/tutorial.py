@@ -23,7 +23,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.config import PROJECT_ROOT, describe, get_preset
+from helpers.config import PROJECT_ROOT, describe, get_preset, output_root
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -31,9 +31,12 @@ NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 EDITIONS = {"en": NOTEBOOK_DIR, "ko": NOTEBOOK_DIR / "ko"}
 
 
-def notebooks(edition: str = "en") -> list[Path]:
-    """The series in order: notebooks/NN_*.ipynb (``edition="ko"``: notebooks/ko/NN_*.ipynb)."""
-    return sorted(EDITIONS[edition].glob("[0-9][0-9]_*.ipynb"))
+SERIES = "[0-9][0-9]_*.ipynb"  # the notebooks of a series: 01_load_data.ipynb, ...
+
+
+def notebooks(edition: str = "en", folder: Path | None = None) -> list[Path]:
+    """The series in order: notebooks/NN_*.ipynb (``edition="ko"``: notebooks/ko/NN_*.ipynb; ``folder``: that one)."""
+    return sorted((folder or EDITIONS[edition]).glob(SERIES))
 
 
 # the longest a cell may run: notebook 04's training takes about 4 minutes on an idle 2-core machine, but it
@@ -83,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if edition != "en":
         # its own output folder, outputs/ko/<preset>/, so that the English results stay where they are
-        base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
-        os.environ["TUTORIAL_OUTPUT"] = str(PROJECT_ROOT / base / edition)  # the notebooks' kernels inherit it
+        os.environ["TUTORIAL_OUTPUT"] = str(output_root() / edition)  # the notebooks' kernels inherit it
     resume = args.resume or resume == "1"
     if resume:
         os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell

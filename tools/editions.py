@@ -25,15 +25,11 @@ from pathlib import Path
 
 import nbformat
 
-PROJECT = Path(__file__).resolve().parent.parent
-EN_DIR = PROJECT / "notebooks"
-KO_DIR = EN_DIR / "ko"
+from helpers.tutorial import EDITIONS, notebooks
+
+EN_DIR, KO_DIR = EDITIONS["en"], EDITIONS["ko"]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 KEY = "translated_from"
-
-
-def english_notebooks() -> list[Path]:
-    return sorted(EN_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def text_hash(source: str) -> str:
@@ -90,8 +86,8 @@ def check_pair(en: nbformat.NotebookNode, ko: nbformat.NotebookNode, name: str =
 
 def check(en_dir: Path = EN_DIR, ko_dir: Path = KO_DIR) -> list[str]:
     problems = []
-    en_names = [p.name for p in sorted(en_dir.glob("[0-9][0-9]_*.ipynb"))]
-    ko_names = [p.name for p in sorted(ko_dir.glob("[0-9][0-9]_*.ipynb"))]
+    en_names = [p.name for p in notebooks(folder=en_dir)]
+    ko_names = [p.name for p in notebooks(folder=ko_dir)]
     if en_names != ko_names:
         problems.append(f"the editions hold different notebooks: English {en_names}, Korean {ko_names}")
     for name in sorted(set(en_names) & set(ko_names)):
@@ -147,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     if args.command == "sync":
         KO_DIR.mkdir(exist_ok=True)
-        for path in english_notebooks():
+        for path in notebooks("en"):
             target = KO_DIR / path.name
             ko = nbformat.read(target, as_version=4) if target.exists() else None
             out, todo = synced(nbformat.read(path, as_version=4), ko)
