@@ -64,20 +64,12 @@ EPILOG = "options (--options JSON, keys):\n" + "".join(f"  {k:13} {v}\n" for k, 
 
 def patch_rendering(grain: float | None, stripes: float | None) -> None:
     """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise,
-    ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart. Both draw the same random
-    numbers as the originals, so every video differs by that change only."""
+    ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``_draw_bar`` with one line
+    more). Both draw the same random numbers as the originals, so every video differs by that change only."""
     from helpers import synthetic as S
 
     if grain is not None:
-        def background(rng: np.random.Generator) -> np.ndarray:
-            y, x = np.mgrid[0:S.HEIGHT, 0:S.WIDTH] / np.array([S.HEIGHT, S.WIDTH])[:, None, None]
-            a, b = rng.uniform(0, 90, 3), rng.uniform(0, 90, 3)
-            t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
-            t = (t - t.min()) / (np.ptp(t) + 1e-6)
-            image = a * (1 - t[..., None]) + b * t[..., None]
-            return image + grain * rng.normal(0, 6 * S.SCALE, (S.HEIGHT, S.WIDTH, 1))
-
-        S._background = background
+        S.GRAIN *= grain
     if stripes is not None:
         def draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, half_w: float, half_h: float,
                      colour: np.ndarray, tip_colour: np.ndarray) -> None:

@@ -29,6 +29,7 @@ MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short
 # in a video longer than that, one move or turn takes this long and the motion goes on: a training clip (1.07 s on
 # the cpu preset) then sees about as much of it as it sees of a whole short video
 LONG_MOTION_SECONDS = (1.2, 1.5)
+GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240 (benchmarks.pretrain_variants)
 RENDERING = 7  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
@@ -54,9 +55,9 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     image = a * (1 - t[..., None]) + b * t[..., None]
-    # grain of 6 grey levels at 320x240, the size the bar is drawn for; a frame of a quarter of the pixels is what
-    # 320x240 frames averaged 2x2 look like, so its grain is half as strong
-    return image + rng.normal(0, 6 * SCALE, (HEIGHT, WIDTH, 1))
+    # grain of GRAIN grey levels at 320x240, the size the bar is drawn for; a frame of a quarter of the pixels is
+    # what 320x240 frames averaged 2x2 look like, so its grain is half as strong
+    return image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
 
 
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
