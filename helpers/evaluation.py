@@ -17,10 +17,12 @@ from helpers.video import KEEP_SHORT_SIDE, read_frames, video_info
 
 
 def clip_frame_indices(total_frames: int, fps: float, preset: Preset, num_clips: int) -> list[list[int]]:
-    """Frame indices of ``num_clips`` uniformly spaced clips, each ``preset.num_frames`` frames
-    evenly spread over ``preset.clip_duration`` seconds (shorter videos: the whole video, frames repeated)."""
+    """Frame indices of up to ``num_clips`` uniformly spaced clips, each ``preset.num_frames`` frames
+    evenly spread over ``preset.clip_duration`` seconds. A video no longer than one clip gives one clip, the whole
+    video (frames repeated), and clips that would start on the same frame are taken once: the same clip scored
+    five times is one view, not five."""
     span = max(1, min(total_frames, round(preset.clip_duration * fps)))
-    starts = np.linspace(0, total_frames - span, num_clips).round().astype(int)
+    starts = dict.fromkeys(np.linspace(0, total_frames - span, num_clips).round().astype(int).tolist())
     return [np.linspace(s, s + span - 1, preset.num_frames).round().astype(int).tolist() for s in starts]
 
 
@@ -40,8 +42,9 @@ def spatial_views(clip: torch.Tensor, size: int, num_crops: int) -> list[torch.T
 
 @torch.no_grad()
 def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: int, num_crops: int,
-                 shuffle_frames: bool = False) -> np.ndarray:
-    """Class probabilities of one video: softmax of every clip x crop, averaged.
+                 shuffle_frames: bool = False) -> tuple[np.ndarray, int]:
+    """Class probabilities of one video, the softmax of every clip x crop averaged, and how many clips it had
+    (``clip_frame_indices``: up to ``num_clips``).
 
     ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 04."""
     info = video_info(path)
@@ -63,7 +66,7 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
         views += spatial_views(clip, size, num_crops)
     pixel_values = torch.stack([v.permute(1, 0, 2, 3) for v in views]).to(model.device, model.dtype)
     logits = model(pixel_values=pixel_values).logits.float()
-    return logits.softmax(-1).mean(0).cpu().numpy()
+    return logits.softmax(-1).mean(0).cpu().numpy(), len(indices)
 
 
 def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int], preset: Preset,
@@ -73,14 +76,30 @@ def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int]
     num_clips = num_clips or preset.eval_clips
     num_crops = num_crops or preset.eval_crops
     model.eval()
-    probs = np.stack([
-        video_scores(model, image_processor, p, preset, num_clips, num_crops, shuffle_frames)
-        for p in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video",
-                      disable=not progress)
-    ])
+    scores, clips = [], []
+    for path in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video",
+                     disable=not progress):
+        video, count = video_scores(model, image_processor, path, preset, num_clips, num_crops, shuffle_frames)
+        scores.append(video)
+        clips.append(count)
+    probs = np.stack(scores)
     predictions = probs.argmax(1)
     return {
         "accuracy": float((predictions == np.array(labels)).mean()),
         "probabilities": probs, "predictions": predictions, "labels": np.array(labels),
-        "num_videos": len(paths), "num_clips": num_clips, "num_crops": num_crops,
+        "num_videos": len(paths), "num_clips": num_clips, "num_crops": num_crops, "clips_per_video": clips,
     }
+
+
+def views(result: dict) -> str:
+    """The clips x crops each video of an ``evaluate_videos`` result was scored on: ``"5 x 3"``, or, where videos
+    are too short for that many distinct clips, what they had, e.g. ``"1 x 3 (5 x 3 asked: 128 of 128 videos are
+    too short for 5 distinct clips)"``."""
+    asked, crops, clips = result["num_clips"], result["num_crops"], result["clips_per_video"]
+    short = sum(count < asked for count in clips)
+    if not short:
+        return f"{asked} x {crops}"
+    fewest, most = min(clips), max(clips)
+    had = str(fewest) if fewest == most else f"{fewest} to {most}"
+    return (f"{had} x {crops} ({asked} x {crops} asked: {short} of {len(clips)} videos are too short for {asked} "
+            "distinct clips)")

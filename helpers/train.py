@@ -29,7 +29,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from helpers.config import Preset, describe, get_preset
 from helpers.data import check_apart, class_names, get_dataset, label_maps, labelled_videos
-from helpers.evaluation import evaluate_videos
+from helpers.evaluation import evaluate_videos, views
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import build_model, loader_workers, native_bf16, pick_device
 from helpers.runs import (
@@ -578,7 +578,7 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
                                  shuffle_frames=shuffle_frames)
         metrics["test accuracy per video"] = result["accuracy"]
         metrics["test videos"] = result["num_videos"]
-        metrics["clips x crops per video"] = f"{result['num_clips']} x {result['num_crops']}"
+        metrics["clips x crops per video"] = views(result)
         model_dir = output_dir / "model"
         with clear_write_errors(run_dir, doing=f"Saving the trained model into {model_dir}"):
             save_model_folder(trainer, model_dir)

@@ -1,0 +1,51 @@
+"""The per-video evaluation scores the distinct clips a video has: a video shorter than one clip is one clip, not
+the same clip five times, and the counts it reports say so."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from transformers import VideoMAEImageProcessor
+
+from helpers.config import get_preset
+from helpers.evaluation import clip_frame_indices, evaluate_videos, views
+from helpers.video import write_video
+
+
+class CountViews(torch.nn.Module):
+    """A stand-in model for ``evaluate_videos``: records how many views each video sent, scores two classes."""
+
+    def __init__(self, image_size: int):
+        super().__init__()
+        self.config, self.views = SimpleNamespace(image_size=image_size), []
+        self.device, self.dtype = torch.device("cpu"), torch.float32
+
+    def forward(self, pixel_values):
+        self.views.append(len(pixel_values))
+        return SimpleNamespace(logits=torch.zeros(len(pixel_values), 2))
+
+
+def test_a_video_shorter_than_one_clip_is_one_clip_and_a_long_one_has_all_it_was_asked():
+    preset = get_preset("smoke")
+    span = round(preset.clip_duration * 25)
+    assert clip_frame_indices(span - 5, 25, preset, 5) == [np.linspace(0, span - 6, preset.num_frames).round()
+                                                           .astype(int).tolist()]
+    assert len(clip_frame_indices(span + 2, 25, preset, 5)) == 3  # only 3 distinct first frames: 0, 1, 2
+    long = clip_frame_indices(4 * span, 25, preset, 5)
+    assert len(long) == 5 and long[0][0] == 0 and long[-1][-1] == 4 * span - 1
+
+
+def test_the_evaluation_reports_the_clips_each_video_had(tmp_path):
+    preset = get_preset("smoke")
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, frames in (("short", 10), ("long", 100)):
+        paths.append(tmp_path / f"{name}.avi")
+        write_video(paths[-1], rng.integers(0, 255, (frames, 48, 64, 3), np.uint8), fps=25)
+    processor = VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    model = CountViews(32)
+    result = evaluate_videos(model, processor, paths, [0, 1], preset, num_clips=5, num_crops=3, progress=False)
+    assert model.views == [3, 15] and result["clips_per_video"] == [1, 5]
+    assert views(result) == "1 to 5 x 3 (5 x 3 asked: 1 of 2 videos are too short for 5 distinct clips)"
+    result = evaluate_videos(model, processor, paths[1:], [1], preset, num_clips=5, num_crops=3, progress=False)
+    assert views(result) == "5 x 3"
