@@ -38,8 +38,6 @@ import time
 from pathlib import Path
 from unittest import mock
 
-import numpy as np
-
 from helpers.config import DATA_DIR, PROJECT_ROOT, Preset, get_preset
 
 OPTIONS = {  # this script's own options, with their defaults in the text
@@ -63,30 +61,15 @@ EPILOG = "options (--options JSON, keys):\n" + "".join(f"  {k:13} {v}\n" for k, 
 
 
 def patch_rendering(grain: float | None, stripes: float | None) -> None:
-    """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise,
-    ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``_draw_bar`` with one line
-    more). Both draw the same random numbers as the originals, so every video differs by that change only."""
+    """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise
+    (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``STRIPES``).
+    Both draw the same random numbers as the originals, so every video differs by that change only."""
     from helpers import synthetic as S
 
     if grain is not None:
         S.GRAIN *= grain
     if stripes is not None:
-        def draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, half_w: float, half_h: float,
-                     colour: np.ndarray, tip_colour: np.ndarray) -> None:
-            top, left = max(0, int(y0) - r), max(0, int(x0) - r)
-            bottom, right = min(S.HEIGHT, int(y0) + r), min(S.WIDTH, int(x0) + r)
-            if bottom <= top or right <= left:
-                return
-            y, x = np.mgrid[top:bottom, left:right].astype(np.float32)
-            u = np.cos(angle) * (x - x0) + np.sin(angle) * (y - y0)
-            v = -np.sin(angle) * (x - x0) + np.cos(angle) * (y - y0)
-            inside = (np.abs(u) < half_w) & (np.abs(v) < half_h)
-            window = frame[top:bottom, left:right]
-            window[inside] = colour
-            window[inside & (np.sin(2 * np.pi * u / stripes) > 0)] = colour * 0.55
-            window[inside & (u > half_w * 0.5)] = tip_colour
-
-        S._draw_bar = draw_bar
+        S.STRIPES = stripes
 
 
 def start_folder(preset: Preset, folder: Path, final_ln: bool, overrides: dict | None) -> Path:

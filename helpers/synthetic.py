@@ -30,6 +30,7 @@ MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short
 # the cpu preset) then sees about as much of it as it sees of a whole short video
 LONG_MOTION_SECONDS = (1.2, 1.5)
 GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240 (benchmarks.pretrain_variants)
+STRIPES = 0  # > 0: the bar painted darker in stripes this many pixels apart (benchmarks.pretrain_variants)
 RENDERING = 7  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
@@ -136,6 +137,8 @@ def _draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, hal
     inside = (np.abs(u) < half_w) & (np.abs(v) < half_h)
     window = frame[top:bottom, left:right]
     window[inside] = colour
+    if STRIPES:
+        window[inside & (np.sin(2 * np.pi * u / STRIPES) > 0)] = colour * 0.55
     window[inside & (u > half_w * 0.5)] = tip_colour
 
 
