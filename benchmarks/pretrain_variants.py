@@ -15,8 +15,8 @@ What one call does, and how:
   (so does a NAME starting with ``scratch``, as the first runs were named); ``{"ckpt": FOLDER}`` fine-tunes FOLDER.
 - Fine-tuning (``helpers.pretrain.finetune_curve``: the preset's recipe and seed, the fast pipeline), twice from that
   checkpoint: on all training labels for 512 steps, per-video val accuracy at 4 evenly spaced steps (``NAME ALL
-  LABELS val per video [(step, accuracy), ...] <s> s``); on the first group of every class for 300 steps, per-video
-  test accuracy at 4 steps (``NAME SMALL test per video [...]``).
+  LABELS val per video [(step, accuracy), ...] <s> s``); on the first group of every class for 300 steps (options
+  ``small_groups``, ``small_steps``), per-video test accuracy at 4 steps (``NAME SMALL test per video [...]``).
 
 ``learning_rate``, ``weight_decay`` and ``warmup`` are Preset fields too: they set pretraining's value and
 fine-tuning's. ``grain`` and ``stripes`` patch the rendering (``helpers.synthetic``) before the dataset is generated,
@@ -45,12 +45,15 @@ OPTIONS = {  # this script's own options, with their defaults in the text
     "ckpt": "a checkpoint folder to fine-tune instead (no pretraining)",
     "full_steps": "fine-tuning steps on all labels (default 512; 0: skip that run)",
     "small": "fine-tune on the first group of every class too (default true)",
+    "small_steps": "steps of that run (default 300)",
+    "small_groups": "groups per class in that run (default 1)",
     "ft_lr": "fine-tuning learning rate (default: the preset's)",
     "final_ln": "pretrain without mean pooling, with the encoder's final layer norm (default false)",
     "mean_pool_ft": "fine-tune a final_ln checkpoint with mean pooling (default true)",
     "cfg": "VideoMAE config values for the start of pretraining, e.g. a larger decoder: a new model "
            "(torch.manual_seed(0)) that takes the random start's encoder weights",
     "grain": "factor on the background grain of the videos (1: as built in, 0: none)",
+    "floor": "draw a static wave pattern this many grey levels high on the background",
     "stripes": "draw the bar with dark stripes across it, one every this many pixels",
 }
 PRETRAIN_KEYS = ("learning_rate", "norm_pix_loss", "mask_ratio", "weight_decay", "steps", "warmup")
@@ -60,7 +63,7 @@ EPILOG = "options (--options JSON, keys):\n" + "".join(f"  {k:13} {v}\n" for k, 
     "  any other Preset field, e.g. pretrain_steps, pretrain_learning_rate")
 
 
-def patch_rendering(grain: float | None, stripes: float | None) -> None:
+def patch_rendering(grain: float | None, stripes: float | None, floor: float | None = None) -> None:
     """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise
     (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``STRIPES``).
     Both draw the same random numbers as the originals, so every video differs by that change only."""
@@ -70,6 +73,8 @@ def patch_rendering(grain: float | None, stripes: float | None) -> None:
         S.GRAIN *= grain
     if stripes is not None:
         S.STRIPES = stripes
+    if floor is not None:
+        S.FLOOR = floor
 
 
 def start_folder(preset: Preset, folder: Path, final_ln: bool, overrides: dict | None) -> Path:
@@ -130,8 +135,9 @@ def run(name: str, options: dict, output_dir: Path) -> None:
     """One variant: pretrain (or not) and fine-tune twice, as the module's docstring says."""
     opts = dict(options)
     full_steps, small = int(opts.pop("full_steps", 512)), opts.pop("small", True)
+    small_steps, small_groups = int(opts.pop("small_steps", 300)), int(opts.pop("small_groups", 1))
     start = opts.pop("start", "random" if name.startswith("scratch") else "pretrained")
-    patch_rendering(opts.pop("grain", None), opts.pop("stripes", None))
+    patch_rendering(opts.pop("grain", None), opts.pop("stripes", None), opts.pop("floor", None))
     mean_pool_ft, final_ln = opts.pop("mean_pool_ft", True), opts.pop("final_ln", False)
     overrides, ft_lr, reuse = opts.pop("cfg", None), opts.pop("ft_lr", None), opts.pop("ckpt", None)
     preset = get_preset("cpu")
@@ -162,8 +168,9 @@ def run(name: str, options: dict, output_dir: Path) -> None:
                                  output_dir=out / "full")
         print(name, "ALL LABELS val per video", curve, round(time.time() - began), "s", flush=True)
     if small:
-        few = P.first_groups(root, "train", label2id, 1)
-        curve = P.finetune_curve(preset, str(checkpoint), few, test, id2label, 300, points=4, output_dir=out / "small")
+        few = P.first_groups(root, "train", label2id, small_groups)
+        curve = P.finetune_curve(preset, str(checkpoint), few, test, id2label, small_steps, points=4,
+                                 output_dir=out / "small")
         print(name, "SMALL test per video", curve, flush=True)
 
 
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--options: unknown {', '.join(sorted(unknown))} (see the list below --help)")
     if options.get("start", "pretrained") not in ("pretrained", "random"):
         parser.error('--options: start is "pretrained" or "random"')
-    if {"grain", "stripes"} & set(options) and DATA_DIR == PROJECT_ROOT / "data":
+    if {"grain", "stripes", "floor"} & set(options) and DATA_DIR == PROJECT_ROOT / "data":
         parser.error("grain and stripes change the videos: set TUTORIAL_DATA to a folder of their own")
     os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported (with the helpers): it reads it then
     run(args.name, options, args.output_dir)

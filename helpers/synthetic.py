@@ -30,6 +30,7 @@ MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short
 # the cpu preset) then sees about as much of it as it sees of a whole short video
 LONG_MOTION_SECONDS = (1.2, 1.5)
 GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240 (benchmarks.pretrain_variants)
+FLOOR = 0  # > 0: a static wave pattern on the background, this many grey levels high (benchmarks.pretrain_variants)
 STRIPES = 0  # > 0: the bar painted darker in stripes this many pixels apart (benchmarks.pretrain_variants)
 RENDERING = 7  # bumped when the rendering changes, so that datasets made by an older one are made again
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
@@ -58,7 +59,12 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     image = a * (1 - t[..., None]) + b * t[..., None]
     # grain of GRAIN grey levels at 320x240, the size the bar is drawn for; a frame of a quarter of the pixels is
     # what 320x240 frames averaged 2x2 look like, so its grain is half as strong
-    return image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
+    image = image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
+    if FLOOR:  # drawn last, so that every other random number of the video stays as it was
+        angle, period, phase = rng.uniform(0, np.pi), rng.uniform(20, 40) * SCALE, rng.uniform(0, 2 * np.pi)
+        wave = np.sin(2 * np.pi * (x * WIDTH * np.cos(angle) + y * HEIGHT * np.sin(angle)) / period + phase)
+        image = image + FLOOR / 2 * wave[..., None]
+    return image
 
 
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
