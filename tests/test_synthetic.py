@@ -84,8 +84,8 @@ def bar_x(frames: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_a_long_video_moves_one_way_as_fast_as_a_short_one(seed):
-    """The cpu preset's videos last 2.2-3.2 s, two to three training clips: within a clip anywhere in one, the bar
-    must travel about as far as in a whole short video, always the same way (it leaves the frame on one side and
+    """A long video (3 s here; the cpu preset's last 1.5-2 s, over a training clip): within a clip anywhere in one,
+    the bar must travel about as far as in a whole short video, always the same way (it leaves the frame on one side and
     comes back on the other), and slowly enough that frames spread over the whole video (the pipeline's sampling,
     every ninth frame or so) cannot mistake the direction (under half a lap per step)."""
     long = make_clip("MoveRight", 75, np.random.default_rng(seed))
@@ -98,21 +98,25 @@ def test_a_long_video_moves_one_way_as_fast_as_a_short_one(seed):
     clip = 27  # frames of one training clip: 8 frames x sample rate 4 / 30 fps = 1.07 s at 25 fps
     assert np.median(steps) * clip > 0.3 * WIDTH
     assert np.median(steps) * 75 / 8 < 0.5 * WIDTH  # the frame wraps around: a lap is one width
-    short = bar_x(make_clip("MoveRight", 20, np.random.default_rng(seed)))  # 0.8 s, the cpu preset's longest
+    short = bar_x(make_clip("MoveRight", 20, np.random.default_rng(seed)))  # 0.8 s, the longest short video
     assert np.all(np.diff(short) > 0)  # one motion, in the frame, never wrapping
     assert short[-1] - short[0] > 0.3 * WIDTH
     left = bar_x(make_clip("MoveLeft", 75, np.random.default_rng(seed)))
     assert np.all(np.diff(left)[visible[::-1][1:] & visible[::-1][:-1]] < 0)
 
 
-def test_short_videos_are_the_ones_the_learning_figures_were_measured_on():
-    """The cpu preset's videos (0.64-0.8 s of 160x120) must stay pixel for pixel what they were when the README's
-    accuracies were measured: the long-video rendering once drew short videos differently (some wrapping around the
-    frame), and per-video accuracy fell from 98 % to 95 %. A new rendering bumps ``RENDERING``, and the figures are
-    measured again."""
+@pytest.mark.parametrize(("frames", "expected"), [
+    (45, "28494c4ee17d9e9748d488c78251002a5dee2766f99113daff5795eec580d76f"),  # 1.8 s: the cpu preset's 1.5-2 s
+    (18, "078e9159676508d641941f918ba8b6ba0010be921213cc378ffa9587d3cfe120"),  # 0.72 s: its earlier 0.64-0.8 s
+])
+def test_videos_are_the_ones_the_learning_figures_were_measured_on(frames, expected):
+    """The cpu preset's videos (1.5-2 s of 160x120) must stay pixel for pixel what they were when the README's
+    accuracies were measured, and so must the short ones of the earlier figures: the long-video rendering once drew
+    short videos differently (some wrapping around the frame), and per-video accuracy fell from 98 % to 95 %. A new
+    rendering bumps ``RENDERING``, and the figures are measured again."""
     import hashlib
 
     digest = hashlib.sha256()
     for name in ["MoveRight", "Shrink", "RotateCounterclockwise", "MoveUp"]:
-        digest.update(make_clip(name, 18, np.random.default_rng([0, 3])).tobytes())
-    assert digest.hexdigest() == "078e9159676508d641941f918ba8b6ba0010be921213cc378ffa9587d3cfe120"
+        digest.update(make_clip(name, frames, np.random.default_rng([0, 3])).tobytes())
+    assert digest.hexdigest() == expected
