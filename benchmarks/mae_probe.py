@@ -2,15 +2,16 @@
 
 Two probes, minutes each on a 2-core machine; neither writes a checkpoint:
 
-``python -m benchmarks.mae_probe patches [--steps 300] [--learning-rate 1e-3] [--decoder-width 64] [--mask-ratio 0.9]``
-    Pretrains the cpu preset's small VideoMAE as ``helpers.pretrain`` does (its random start, the same clips,
-    masks, optimizer and schedule; ``--decoder-width`` other than the preset's draws a new decoder), and prints every
-    50 steps the mean loss over the hidden patches split in two: *edge* patches, whose pixels vary by more than
-    ``EDGE_LEVELS`` grey levels (standard deviation, 0-255: the bar's outline and tip) and *flat* ones (the
-    background and the inside of the bar), with the edge patches' share. A model that predicts nothing scores 1 on
-    both. ``TUTORIAL_DATA`` and ``VC_*`` choose the videos, as everywhere.
+``python -m benchmarks.mae_probe patches [--steps 300] [--learning-rate LR] [--decoder-width 64] [--mask-ratio 0.9]``
+    Pretrains the cpu preset's small VideoMAE as ``helpers.pretrain`` does (its random start, the same clips, masks,
+    optimizer and schedule, ``pretraining_optimizer``; ``--decoder-width`` other than the preset's draws a new
+    decoder), and prints every 50 steps the mean loss over the hidden patches split in two: *edge* patches, whose
+    pixels vary by more than ``EDGE_LEVELS`` grey levels (standard deviation, 0-255: the bar's outline and tip) and
+    *flat* ones (the background and the inside of the bar), with the edge patches' share. A model that predicts
+    nothing scores 1 on both.
+    ``TUTORIAL_DATA`` and ``VC_*`` choose the videos, as everywhere.
 
-``python -m benchmarks.mae_probe fixed [--steps 300] [--learning-rate 1e-3] [--decoder-width 64]``
+``python -m benchmarks.mae_probe fixed [--steps 300] [--learning-rate LR] [--decoder-width 64]``
     The easiest target there is: every clip is the same still wave pattern, so each hidden patch follows from its
     position alone. It prints the loss every 50 steps: how fast the decoder learns a function of position, which it
     only knows through VideoMAE's fixed sinusoidal position code, ``decoder-width`` numbers per token.
@@ -48,18 +49,6 @@ def new_model(preset, decoder_width: int | None):
         wider.videomae.load_state_dict(model.videomae.state_dict())
         model = wider
     return start, model.train()
-
-
-def optimizer_for(model, steps: int, learning_rate: float):
-    """``helpers.pretrain``'s optimizer and schedule: AdamW (beta2 0.95, weight decay 0.05 on matrices), 10 % warm-up,
-    cosine decay."""
-    from transformers import get_cosine_schedule_with_warmup
-
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "position" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "position" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
-                                  lr=learning_rate, betas=(0.9, 0.95))
-    return optimizer, get_cosine_schedule_with_warmup(optimizer, round(0.1 * steps), steps)
 
 
 def normalized_patches(frames: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,13 +98,13 @@ def main(argv: list[str] | None = None) -> None:
     from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
     from helpers.config import TUBELET_SIZE, get_preset
-    from helpers.pretrain import tube_mask
+    from helpers.pretrain import pretraining_optimizer, tube_mask
 
     preset = get_preset("cpu")
     ratio = args.mask_ratio or preset.mask_ratio
     learning_rate = args.learning_rate or preset.pretrain_learning_rate
     start, model = new_model(preset, args.decoder_width)
-    optimizer, scheduler = optimizer_for(model, args.steps, learning_rate)
+    optimizer, scheduler = pretraining_optimizer(model, learning_rate, 0.05, 0.1, args.steps)  # pretrain()'s defaults
     size, frames_per_clip, batch = preset.image_size, preset.num_frames, preset.pretrain_batch_size
     # the loss unnormalizes pixel_values with ImageNet's mean and std (VideoMAEForPreTraining's code)
     mean = torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 1, 3, 1, 1)

@@ -212,6 +212,19 @@ def _other_settings(folder: Path, theirs: dict, ours: dict, what: str) -> str:
             f"{folder} to pretrain again there.")
 
 
+def pretraining_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float, warmup: float,
+                          steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """VideoMAE's optimizer and schedule: AdamW with beta2 0.95, no weight decay on biases and norms; a warm-up of
+    ``warmup`` (a fraction of ``steps`` if below 1, else a number of steps), then a cosine decay to 0."""
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "position" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "position" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=learning_rate, betas=(0.9, 0.95))
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, round(warmup * steps) if warmup < 1 else int(warmup), steps)
+    return optimizer, scheduler
+
+
 def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, save_every: int) -> list[float]:
     """The training loop of ``pretrain``, inside its lock."""
     steps, batch_size = settings["steps"], settings["batch_size"]
@@ -224,15 +237,8 @@ def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, s
     transform = VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
     dataset = FastVideoDataset(paths, [0] * len(paths), preset.num_frames, preset.clip_duration, train=True,
                                short_side=scale_range(size)[1], cache_mb=CACHE_MB)
-    # VideoMAE's optimizer: AdamW with beta2 0.95, no weight decay on biases and norms
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "position" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "position" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=settings["learning_rate"], betas=(0.9, 0.95))
-    warmup = settings["warmup"]
-    scheduler = get_cosine_schedule_with_warmup(
-        optimizer, round(warmup * steps) if warmup < 1 else int(warmup), steps)
+    optimizer, scheduler = pretraining_optimizer(model, settings["learning_rate"], settings["weight_decay"],
+                                                 settings["warmup"], steps)
 
     partial = folder.with_name(folder.name + ".partial")
     losses: list[float] = []
