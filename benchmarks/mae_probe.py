@@ -142,11 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     width = model.config.decoder_hidden_size
 
     def report(step, rows):
-        loss, edge, flat, share = np.nanmean(np.array(rows), axis=0)
+        loss, edge, flat, share = (None if np.isnan(x) else round(float(x), 3)
+                                   for x in np.nanmean(np.array(rows), axis=0))  # None: no patch of that kind
         print(json.dumps({"probe": args.probe, "decoder_width": width, "learning_rate": learning_rate,
-                          "mask_ratio": ratio, "step": step, "loss": round(loss, 3), "edge": round(edge, 3),
-                          "flat": round(flat, 3), "edge_share": round(share, 3),
-                          "seconds": round(time.time() - began)}), flush=True)
+                          "mask_ratio": ratio, "step": step, "loss": loss, "edge": edge, "flat": flat,
+                          "edge_share": share, "seconds": round(time.time() - began)}), flush=True)
 
     train(model, optimizer, scheduler, batches, args.steps, report)
 
