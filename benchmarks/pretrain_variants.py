@@ -19,10 +19,10 @@ What one call does, and how:
   ``small_groups``, ``small_steps``), per-video test accuracy at 4 steps (``NAME SMALL test per video [...]``).
 
 ``learning_rate``, ``weight_decay`` and ``warmup`` are Preset fields too: they set pretraining's value and
-fine-tuning's. ``grain`` and ``stripes`` patch the rendering (``helpers.synthetic``) before the dataset is generated,
-but a dataset's marker does not record the rendering, and a folder holding videos drawn another way is reused as it
-is: point ``TUTORIAL_DATA`` at a folder of its own for each rendering (the project's data/ is refused), so that
-patched videos never overwrite the project's data, nor the other way round.
+fine-tuning's. ``grain``, ``stripes`` and ``floor`` patch the rendering (``helpers.synthetic``) before the dataset
+is generated, but a dataset's marker does not record the rendering, and a folder holding videos drawn another way is
+reused as it is: point ``TUTORIAL_DATA`` at a folder of its own for each rendering (the project's data/ is refused),
+so that patched videos never overwrite the project's data, nor the other way round.
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ EPILOG = "options (--options JSON, keys):\n" + "".join(f"  {k:13} {v}\n" for k, 
 
 def patch_rendering(grain: float | None, stripes: float | None, floor: float | None = None) -> None:
     """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise
-    (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``STRIPES``).
-    Both draw the same random numbers as the originals, so every video differs by that change only."""
+    (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``STRIPES``),
+    ``floor`` draws a still wave that many grey levels high on the background (``FLOOR``). Grain and stripes draw the
+    same random numbers as the originals, the wave three more after all of them, so every video differs by that
+    change only."""
     from helpers import synthetic as S
 
     if grain is not None:
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     if options.get("start", "pretrained") not in ("pretrained", "random"):
         parser.error('--options: start is "pretrained" or "random"')
     if {"grain", "stripes", "floor"} & set(options) and DATA_DIR == PROJECT_ROOT / "data":
-        parser.error("grain and stripes change the videos: set TUTORIAL_DATA to a folder of their own")
+        parser.error("grain, stripes and floor change the videos: set TUTORIAL_DATA to a folder of their own")
     os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported (with the helpers): it reads it then
     run(args.name, options, args.output_dir)
 
