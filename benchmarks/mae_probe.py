@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     std = torch.tensor(IMAGENET_DEFAULT_STD).view(1, 1, 3, 1, 1)
 
     if args.probe == "patches":
-        from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-        from helpers.pretrain import CACHE_MB, _batch_indices, unlabelled_videos
+        from helpers.fast import FastVideoDataset, VideoBatchTransform
+        from helpers.pretrain import CACHE_MB, pretraining_batch, unlabelled_videos
         from helpers.transforms import frame_size, scale_range
 
         processor = VideoMAEImageProcessor.from_pretrained(start)
@@ -122,10 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                                    short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
 
         def batches(step):
-            torch.manual_seed(preset.seed * 1_000_003 + step)  # helpers.pretrain's clips, crops and masks
-            clips = collate_uint8([dataset[i] for i in _batch_indices(step, batch, len(dataset), preset.seed)])
-            pixel_values = transform(clips["pixel_values"], train=True)
-            mask = tube_mask(len(pixel_values), frames_per_clip, size, size, preset.patch_size, TUBELET_SIZE, ratio)
+            pixel_values, mask = pretraining_batch(preset, dataset, transform, step, batch, ratio)  # pretrain()'s
             return pixel_values, pixel_values * std + mean, mask
     else:
         y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),

@@ -253,14 +253,9 @@ def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, s
         print(f"Resuming the interrupted pretraining in {partial} at step {len(losses)} of {steps}.")
     partial.mkdir(parents=True, exist_ok=True)
 
-    seed = preset.seed
     progress = tqdm(range(len(losses), steps), desc="pretraining", unit="step", initial=len(losses), total=steps)
     for step in progress:
-        torch.manual_seed(seed * 1_000_003 + step)  # this step's clip windows, crops and mask
-        batch = collate_uint8([dataset[i] for i in _batch_indices(step, batch_size, len(dataset), seed)])
-        pixel_values = transform(batch["pixel_values"], train=True)
-        mask = tube_mask(len(pixel_values), preset.num_frames, size, size, preset.patch_size, TUBELET_SIZE,
-                         settings["mask_ratio"])
+        pixel_values, mask = pretraining_batch(preset, dataset, transform, step, batch_size, settings["mask_ratio"])
         loss = model(pixel_values=pixel_values, bool_masked_pos=mask).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -285,6 +280,19 @@ def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, s
     tmp.rename(folder)
     shutil.rmtree(partial, ignore_errors=True)
     return losses
+
+
+def pretraining_batch(preset: Preset, dataset: FastVideoDataset, transform: VideoBatchTransform, step: int,
+                      batch_size: int, mask_ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clips (normalized ``pixel_values``) and tube masks of pretraining step ``step``: its videos from
+    ``_batch_indices``, their clip windows, crops and masks drawn from the preset's seed and the step number, so a
+    resumed run, or ``benchmarks.mae_probe``, sees exactly the same batches."""
+    torch.manual_seed(preset.seed * 1_000_003 + step)
+    batch = collate_uint8([dataset[i] for i in _batch_indices(step, batch_size, len(dataset), preset.seed)])
+    pixel_values = transform(batch["pixel_values"], train=True)
+    size = pixel_values.shape[-1]
+    mask = tube_mask(len(pixel_values), preset.num_frames, size, size, preset.patch_size, TUBELET_SIZE, mask_ratio)
+    return pixel_values, mask
 
 
 def _batch_indices(step: int, batch_size: int, count: int, seed: int) -> list[int]:
