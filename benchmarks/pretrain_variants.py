@@ -8,15 +8,18 @@ options; minutes per variant on a 2-core machine). NAME names the printed lines 
 
 What one call does, and how:
 - Pretraining (``helpers.pretrain.pretrain``) on the training split of the cpu preset's videos (``VC_*`` variables
-  apply), without labels, from the random weights of ``helpers.model.scratch_checkpoint``: the preset's steps and
-  pretraining learning rate, 32 clips per step, mask ratio 0.9, ``norm_pix_loss``, unless the options say otherwise.
+  apply), without labels, from the random weights of ``helpers.model.scratch_checkpoint``: the preset's steps,
+  pretraining learning rate and clips per step (32), mask ratio 0.9, ``norm_pix_loss``, unless the options say
+  otherwise.
   Into ``<output-dir>/<NAME>/ckpt``, reused by a later call with the same settings. It prints ``NAME pretrain <s> s
   loss [...]``, the mean loss of every 100 steps. ``{"start": "random"}`` skips it and fine-tunes the random weights
   (so does a NAME starting with ``scratch``, as the first runs were named); ``{"ckpt": FOLDER}`` fine-tunes FOLDER.
 - Fine-tuning (``helpers.pretrain.finetune_curve``: the preset's recipe and seed, the fast pipeline), twice from that
   checkpoint: on all training labels for 512 steps, per-video val accuracy at 4 evenly spaced steps (``NAME ALL
   LABELS val per video [(step, accuracy), ...] <s> s``); on the first group of every class for 300 steps (options
-  ``small_groups``, ``small_steps``), per-video test accuracy at 4 steps (``NAME SMALL test per video [...]``).
+  ``small_groups``, ``small_steps``), per-video test accuracy at 4 steps (``NAME SMALL test per video [...]``),
+  on the preset's clips with ``small_crops`` views of each (default 1, the whole frame, as notebook 04's comparison
+  since 2026-11-30's fifth session; the rows of benchmarks/RESULTS.md before it used 3 crops).
 
 ``learning_rate``, ``weight_decay`` and ``warmup`` are Preset fields too: they set pretraining's value and
 fine-tuning's. ``grain``, ``stripes`` and ``floor`` patch the rendering (``helpers.synthetic``) before the dataset
@@ -47,6 +50,7 @@ OPTIONS = {  # this script's own options, with their defaults in the text
     "small": "fine-tune on the first group of every class too (default true)",
     "small_steps": "steps of that run (default 300)",
     "small_groups": "groups per class in that run (default 1)",
+    "small_crops": "views per test clip in that run (default 1, as notebook 04's comparison; 3: the preset's)",
     "ft_lr": "fine-tuning learning rate (default: the preset's)",
     "final_ln": "pretrain without mean pooling, with the encoder's final layer norm (default false)",
     "mean_pool_ft": "fine-tune a final_ln checkpoint with mean pooling (default true)",
@@ -115,7 +119,8 @@ def pretrain_variant(name: str, preset: Preset, paths: list[Path], out: Path, se
 
     folder = out / "ckpt"
     start = start_folder(preset, out / "start", final_ln, overrides) if final_ln or overrides else None
-    kwargs = {"steps": preset.pretrain_steps, "batch_size": 32, "learning_rate": preset.pretrain_learning_rate,
+    kwargs = {"steps": preset.pretrain_steps, "batch_size": preset.pretrain_batch_size,
+              "learning_rate": preset.pretrain_learning_rate,
               "mask_ratio": 0.9, **settings}
     began = time.time()
     with mock.patch.object(P, "scratch_checkpoint", lambda _: start) if start else contextlib.nullcontext():
@@ -138,6 +143,7 @@ def run(name: str, options: dict, output_dir: Path) -> None:
     opts = dict(options)
     full_steps, small = int(opts.pop("full_steps", 512)), opts.pop("small", True)
     small_steps, small_groups = int(opts.pop("small_steps", 300)), int(opts.pop("small_groups", 1))
+    small_crops = int(opts.pop("small_crops", 1))
     start = opts.pop("start", "random" if name.startswith("scratch") else "pretrained")
     patch_rendering(opts.pop("grain", None), opts.pop("stripes", None), opts.pop("floor", None))
     mean_pool_ft, final_ln = opts.pop("mean_pool_ft", True), opts.pop("final_ln", False)
@@ -172,7 +178,7 @@ def run(name: str, options: dict, output_dir: Path) -> None:
     if small:
         few = P.first_groups(root, "train", label2id, small_groups)
         curve = P.finetune_curve(preset, str(checkpoint), few, test, id2label, small_steps, points=4,
-                                 output_dir=out / "small")
+                                 output_dir=out / "small", num_crops=small_crops)
         print(name, "SMALL test per video", curve, flush=True)
 
 

@@ -392,10 +392,12 @@ def first_groups(root: Path, split: str, label2id: dict[str, int], groups: int =
 
 def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], list[int]],
                    test: tuple[list[Path], list[int]], id2label: dict[int, str], steps: int, points: int,
-                   output_dir: Path, desc: str = "fine-tuning") -> list[tuple[int, float]]:
+                   output_dir: Path, desc: str = "fine-tuning",
+                   num_crops: int | None = None) -> list[tuple[int, float]]:
     """Fine-tune ``checkpoint`` on the ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
     pipeline (the preset's learning rate, batch, warm-up and seed; decoded videos kept in memory); return the
-    per-video test accuracy (the preset's clips x crops) at ``points`` evenly spaced steps, (step, accuracy)."""
+    per-video test accuracy (the preset's clips, ``num_crops`` crops, default the preset's) at ``points`` evenly
+    spaced steps, (step, accuracy)."""
     from dataclasses import replace
 
     from transformers import PrinterCallback, TrainerCallback, VideoMAEForVideoClassification
@@ -426,7 +428,7 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
         def on_step_end(self, args, state, control, model=None, **kwargs):
             bar.update(state.global_step - bar.n)
             if state.global_step in at:
-                result = evaluate_videos(model, processor, *test, preset, progress=False)
+                result = evaluate_videos(model, processor, *test, preset, num_crops=num_crops, progress=False)
                 curve.append((state.global_step, result["accuracy"]))
                 bar.set_postfix(accuracy=f"{result['accuracy']:.3f}")
                 model.train()
@@ -447,7 +449,11 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
     """Notebook 04's check that pretraining pays: ``finetune_curve`` from notebook 03's pretrained checkpoint and
     from the same model with random weights, on the first ``compare_groups`` groups of every class,
     ``compare_steps`` steps each; returns {start: [(step, per-video test accuracy), ...]}. Empty when the preset
-    has no comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here)."""
+    has no comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here).
+
+    Each point scores every test video on the preset's clips with one view of each, the whole frame (as the
+    validation transform sees it), not 3 crops: the model's forward pass is most of an evaluation's time, and 8
+    of them at 15 views took about as long as the two fine-tunings on the cpu preset."""
     if not preset.compare_steps or preset.model not in ("pretrained", "scratch"):
         print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
               "it compares the checkpoint of notebook 03 with random weights.")
@@ -458,8 +464,9 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
     train = first_groups(root, "train", label2id, preset.compare_groups)
     test = labelled_videos(root, "test", label2id)
     print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
-          f"{len(test[0])} test videos, {preset.compare_steps} steps from each start")
+          f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each), {preset.compare_steps} steps "
+          "from each start")
     starts = {"pretrained (notebook 03)": pretrain_preset(preset)[0], "random weights": start_checkpoint(preset)}
     return {name: finetune_curve(preset, checkpoint, train, test, id2label, preset.compare_steps, points=4,
-                                 output_dir=Path(output_dir) / name.split()[0], desc=name)
+                                 output_dir=Path(output_dir) / name.split()[0], desc=name, num_crops=1)
             for name, checkpoint in starts.items()}
