@@ -47,6 +47,7 @@ def test_pretraining_pays_at_least_10_points_on_a_small_labelled_set(preset, tmp
     print("pretrained vs random weights:", curves)
     (pretrained, scratch) = (curve[-1][1] for curve in curves.values())
     assert preset.compare_steps > 0 and all(curve[-1][0] == preset.compare_steps for curve in curves.values())
-    # measured on the cpu preset's videos of 1.5-2 s at 160x120, 600 steps each: 0.297 against 0.117, +18.0 points
-    # (benchmarks/RESULTS.md); on the earlier 0.64-0.8 s videos, 300 steps: 0.398 against 0.133
+    # measured on the cpu preset's videos of 1.5-2 s at 160x120, 600 steps each, 5 clips x 1 view per test video:
+    # 0.438 against 0.102, +33.6 points (benchmarks/RESULTS.md); with the earlier pretraining (600 steps of 32 clips
+    # at 3e-3) and 5 x 3 views: 0.297 against 0.117
     assert pretrained - scratch >= 0.10
