@@ -51,12 +51,10 @@ endif
 	      exit 1; fi; }; \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-# --no-compile: Python compiles a module when it is first imported; compiling all of torch and the rest up front
-# took about a minute of a 2-core machine's set-up (114 s against 60 s for this step, from pip's cache)
 ifeq ($(TORCH),cpu)
-	$(PY) -m pip install --quiet --no-compile --no-deps --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU_PINS)
+	$(PY) -m pip install --quiet --no-deps --index-url $(TORCH_CPU_INDEX) $(TORCH_CPU_PINS)
 endif
-	$(PY) -m pip install --quiet --no-compile -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@$(MAKE) --no-print-directory git-filter
 	@touch $@
