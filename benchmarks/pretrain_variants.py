@@ -9,8 +9,8 @@ options; minutes per variant on a 2-core machine). NAME names the printed lines 
 What one call does, and how:
 - Pretraining (``helpers.pretrain.pretrain``) on the training split of the cpu preset's videos (``VC_*`` variables
   apply), without labels, from the random weights of ``helpers.model.scratch_checkpoint``: the preset's steps,
-  pretraining learning rate and clips per step (32), mask ratio 0.9, ``norm_pix_loss``, unless the options say
-  otherwise.
+  pretraining learning rate and clips per step (3e-4 and 16 on cpu), mask ratio 0.9, ``norm_pix_loss``, unless
+  the options say otherwise.
   Into ``<output-dir>/<NAME>/ckpt``, reused by a later call with the same settings. It prints ``NAME pretrain <s> s
   loss [...]``, the mean loss of every 100 steps. ``{"start": "random"}`` skips it and fine-tunes the random weights
   (so does a NAME starting with ``scratch``, as the first runs were named); ``{"ckpt": FOLDER}`` fine-tunes FOLDER.
