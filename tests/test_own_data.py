@@ -335,21 +335,34 @@ def train_with_script(data_dir: Path, out: Path, *extra: str) -> dict:
 
 def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_pipeline_classifies(
         class_folders, split_folders, tmp_path, capsys, monkeypatch):
-    """Class folders from scratch (the smoke preset's model), then the UCF layout fine-tuned from that model
-    (``VC_MODEL=<folder>``); each saved model classifies a phone clip or a MOV file with ``pipeline``."""
+    """Class folders with the smoke preset's model (pretrained here, without labels, on the training videos of
+    those folders), then the UCF layout fine-tuned from the model that made (``VC_MODEL=<folder>``); each saved
+    model classifies a phone clip or a MOV file with ``pipeline``."""
+    import json
+
     from transformers import pipeline
+
+    from helpers.pretrain import pretrained_folder, unlabelled_videos
 
     before = {root: listing(root) for root in (class_folders, split_folders)}
     os.environ["TUTORIAL_OUTPUT"] = str(tmp_path / "out")
     videos = {class_folders: class_folders / "위로 이동" / "5.MP4",  # the phone clip
               split_folders: next(split_folders.glob("train/*/*.mov"))}
-    model = "scratch"
+    model = None  # the preset's
     for data_dir, video in videos.items():
-        monkeypatch.setenv("VC_MODEL", model)
+        if model:
+            monkeypatch.setenv("VC_MODEL", model)
         config = train_with_script(data_dir, tmp_path / data_dir.name)
         out = capsys.readouterr().out
         assert f"data = your videos in {data_dir}" in out and f"Your videos: {data_dir}" in out
-        assert ("trained from scratch" if model == "scratch" else f"the pretrained checkpoint {model}") in out
+        if model is None:  # pretrained on the user's own training videos, then fine-tuned
+            assert "pretrained without labels on the training videos" in out
+            preset = get_preset("smoke", data_dir=str(data_dir))
+            paths = unlabelled_videos(preset)
+            log = json.loads((pretrained_folder(preset, paths) / "pretraining_log.json").read_text())
+            assert log["settings"]["videos"] == len(paths) and all(str(data_dir) in str(p) for p in paths)
+        else:
+            assert f"the pretrained checkpoint {model}" in out
         assert sorted(config["id2label"].values()) == sorted(CLASSES)
         model = str(tmp_path / data_dir.name / "model")
         scores = pipeline("video-classification", model=model)(str(video), top_k=3)
