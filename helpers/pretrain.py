@@ -13,8 +13,10 @@ on the hidden patches, each target patch normalized by its own mean and standard
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -122,11 +124,15 @@ def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
         f"{preset.pretrain_steps}steps-{hashlib.sha256(fingerprint.encode()).hexdigest()[:8]}")
 
 
-def unlabelled_videos(preset: Preset) -> list[Path]:
-    """The videos pretraining learns from: the training split of the preset's dataset; labels are not read."""
+def unlabelled_videos(preset: Preset, quiet: bool = False) -> list[Path]:
+    """The videos pretraining learns from: the training split of the preset's dataset; labels are not read.
+    ``quiet``: without ``get_dataset``'s report of where the videos are (and of your folder), for a caller that
+    has printed it already."""
     from helpers.data import get_dataset, list_videos
 
-    return list_videos(get_dataset(preset))["train"]
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        root = get_dataset(preset)
+    return list_videos(root)["train"]
 
 
 def start_checkpoint(preset: Preset) -> str:
@@ -150,7 +156,8 @@ def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[st
     if preset.model not in ("pretrained", "scratch"):
         return start_checkpoint(preset), []
     preset = dataclasses.replace(preset, model="pretrained")
-    paths = list(paths) if paths is not None else unlabelled_videos(preset)
+    # called without paths by whoever fine-tunes it (notebooks 04 and 06, the script): they reported the data
+    paths = list(paths) if paths is not None else unlabelled_videos(preset, quiet=True)
     folder = pretrained_folder(preset, paths)
     return str(folder), pretrain(preset, paths, folder=folder, **preset_settings(preset))
 

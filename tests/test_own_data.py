@@ -355,10 +355,11 @@ def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_
         config = train_with_script(data_dir, tmp_path / data_dir.name)
         out = capsys.readouterr().out
         assert f"data = your videos in {data_dir}" in out and f"Your videos: {data_dir}" in out
+        assert out.count("Your videos:") == 1, "the report of the folder is printed once, not again by pretraining"
         if model is None:  # pretrained on the user's own training videos, then fine-tuned
             assert "pretrained without labels on the training videos" in out
             preset = get_preset("smoke", data_dir=str(data_dir))
-            paths = unlabelled_videos(preset)
+            paths = unlabelled_videos(preset, quiet=True)
             log = json.loads((pretrained_folder(preset, paths) / "pretraining_log.json").read_text())
             assert log["settings"]["videos"] == len(paths) and all(str(data_dir) in str(p) for p in paths)
         else:
