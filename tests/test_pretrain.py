@@ -193,7 +193,7 @@ def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(prese
     """Notebook 03 pretrains (pretrain_preset); notebook 04 and the script get the same folder from base_checkpoint,
     without training again; other settings get a folder of their own."""
     monkeypatch.setattr(helpers.pretrain, "DATA_DIR", tmp_path / "data")
-    monkeypatch.setattr(helpers.pretrain, "unlabelled_videos", lambda p: list_videos(tiny_dataset)["train"])
+    monkeypatch.setattr(helpers.pretrain, "unlabelled_videos", lambda p, **kw: list_videos(tiny_dataset)["train"])
     small = dataclasses.replace(preset, model="pretrained", pretrain_steps=2, pretrain_batch_size=2)
     folder, losses = helpers.pretrain.pretrain_preset(small)
     assert len(losses) == 2 and (tmp_path / "data" / "checkpoints") in Path(folder).parents
