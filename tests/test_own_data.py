@@ -336,7 +336,7 @@ def train_with_script(data_dir: Path, out: Path, *extra: str) -> dict:
 def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_pipeline_classifies(
         class_folders, split_folders, tmp_path, capsys, monkeypatch):
     """Class folders with the smoke preset's model (pretrained here, without labels, on the training videos of
-    those folders), then the UCF layout fine-tuned from the model that made (``VC_MODEL=<folder>``); each saved
+    those folders), then the UCF layout fine-tuned from the model that run saved (``VC_MODEL=<folder>``); each saved
     model classifies a phone clip or a MOV file with ``pipeline``."""
     import json
 
