@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from helpers import synthetic
-from helpers.config import DATA_DIR, Preset
+from helpers.config import DATA_DIR, Preset, shown
 from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, video_info
 
 SPLITS = ("train", "val", "test")
@@ -56,7 +56,7 @@ def get_dataset(preset: Preset) -> Path:
         root = synthetic.generate(preset, preset.dataset_dir)
     else:
         raise DataError(f"Unknown dataset {preset.dataset!r}: use 'synthetic' or 'hub' (VC_DATASET).")
-    print(f"Videos are in {root}")
+    print(f"Videos are in {shown(root)}")
     return root
 
 
@@ -362,21 +362,45 @@ def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> 
     return {key: sorted(splits) for key, splits in seen.items() if len(splits) > 1}
 
 
+# verdicts of scan_videos in this process, by (path, size, modification time): a file that changes is checked again
+_SCANNED: dict[tuple[str, int, int], dict | str] = {}
+
+
+def _scan_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None  # missing or unreadable: video_info says why, and nothing is remembered
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
     """Open and decode every video; return the usable ones' info and one message per file that is not usable.
 
     The verdict is ``helpers.video.video_info``'s, the one every step shares (training, evaluation, predict): not
     usable are files that do not open or decode, pictures, audio, raw streams, and truncated files (far fewer
     frames decode than the header announces: PyTorchVideo would ask them for clips past their real end and
-    silently draw another video)."""
-    good, bad = [], []
-    for path in tqdm(paths, desc="checking videos", unit="video"):
+    silently draw another video). Each file is decoded once per process; the progress bar shows only new files."""
+    verdicts = {}
+    for path in paths:
+        key = _scan_key(path)
+        if key in _SCANNED:
+            verdicts[path] = _SCANNED[key]
+    new = [path for path in paths if path not in verdicts]
+    for path in tqdm(new, desc="checking videos", unit="video", **({} if new else {"disable": True})):
         try:
-            info = video_info(path)
+            verdicts[path] = video_info(path)
         except VideoError as err:
-            bad.append(str(err))
+            verdicts[path] = str(err)
+        key = _scan_key(path)
+        if key is not None:
+            _SCANNED[key] = verdicts[path]
+    good, bad = [], []
+    for path in paths:
+        if isinstance(verdicts[path], str):
+            bad.append(verdicts[path])
         else:
-            good.append({"path": path, **info})
+            good.append({"path": path, **verdicts[path]})
     return good, bad
 
 
@@ -388,9 +412,11 @@ def labelled_videos(root: Path, split: str, label2id: dict[str, int],
     no usable video, or a folder whose name is not a known class, is an error. With ``clip_seconds``, videos
     shorter than one clip are counted in a note (they are used: a clip spans the whole video, repeating frames if
     it has fewer than the model takes)."""
-    label_of = {row.path: row.label for row in video_table(root) if row.split == split}
+    table = video_table(root)
+    label_of = {row.path: row.label for row in table if row.split == split}
     paths = list(label_of)
     where = _where(root, split)
+    scan_videos([row.path for row in table])  # every split at once: one progress bar, and the next split is known
     good, bad = scan_videos(paths)
     if bad:
         shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")

@@ -32,7 +32,7 @@ from transformers import (
     get_cosine_schedule_with_warmup,
 )
 
-from helpers.config import DATA_DIR, TUBELET_SIZE, Preset
+from helpers.config import DATA_DIR, TUBELET_SIZE, Preset, shown
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import _quiet_progress, scratch_checkpoint, write_model_files
 from helpers.synthetic import folder_lock
@@ -208,7 +208,7 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path, batch_
             log = json.loads((folder / LOG_FILE).read_text())
             if log["settings"] != settings:
                 raise FileExistsError(_other_settings(folder, log["settings"], settings, "holds a checkpoint"))
-            print(f"Reusing the pretrained checkpoint in {folder} ({steps} steps, made earlier).")
+            print(f"Reusing the pretrained checkpoint in {shown(folder)} ({steps} steps, made earlier).")
             return log["losses"]
         return _pretrain(preset, paths, folder, settings, save_every)
 
@@ -454,13 +454,14 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
 
 def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_dir: Path) -> dict:
     """Notebook 04's check that pretraining pays: ``finetune_curve`` from notebook 03's pretrained checkpoint and
-    from the same model with random weights, on the first ``compare_groups`` groups of every class,
-    ``compare_steps`` steps each; returns {start: [(step, per-video test accuracy), ...]}. Empty when the preset
-    has no comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here).
+    from the same model with random weights, each at its own learning rate (``compare_lr_pretrained``,
+    ``compare_lr_scratch``: chosen on the validation videos by ``benchmarks.compare_grid``), on the first
+    ``compare_groups`` groups of every class, ``compare_steps`` steps, once per seed (``compare_seeds`` seeds from
+    ``seed``). Returns {start: [[(step, per-video test accuracy), ...] per seed]}; empty when the preset has no
+    comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here).
 
     Each point scores every test video on the preset's clips with one view of each, the whole frame (as the
-    validation transform sees it), not 3 crops: the model's forward pass is most of an evaluation's time, and 8
-    of them at 15 views took about as long as the two fine-tunings on the cpu preset."""
+    validation transform sees it), not 3 crops: the model's forward pass is most of an evaluation's time."""
     if not preset.compare_steps or preset.model not in ("pretrained", "scratch"):
         print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
               "it compares the checkpoint of notebook 03 with random weights.")
@@ -470,10 +471,16 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
     id2label = {i: name for name, i in label2id.items()}
     train = first_groups(root, "train", label2id, preset.compare_groups)
     test = labelled_videos(root, "test", label2id)
+    seeds = [preset.seed + k for k in range(preset.compare_seeds)]
+    starts = {"pretrained (notebook 03)": (pretrain_preset(preset)[0], preset.compare_lr_pretrained),
+              "random weights": (start_checkpoint(preset), preset.compare_lr_scratch)}
     print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
-          f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each), {preset.compare_steps} steps "
-          "from each start")
-    starts = {"pretrained (notebook 03)": pretrain_preset(preset)[0], "random weights": start_checkpoint(preset)}
-    return {name: finetune_curve(preset, checkpoint, train, test, id2label, preset.compare_steps, points=4,
-                                 output_dir=Path(output_dir) / name.split()[0], desc=name, num_crops=1)
-            for name, checkpoint in starts.items()}
+          f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each); {preset.compare_steps} steps from "
+          f"each start, seeds {seeds}; learning rates: "
+          + ", ".join(f"{name} {rate:g}" for name, (_, rate) in starts.items()))
+    return {name: [finetune_curve(dataclasses.replace(preset, learning_rate=rate, seed=seed), checkpoint, train, test,
+                                  id2label, preset.compare_steps, points=4,
+                                  output_dir=Path(output_dir) / f"{name.split()[0]}-{seed}",
+                                  desc=f"{name}, seed {seed}", num_crops=1)
+                   for seed in seeds]
+            for name, (checkpoint, rate) in starts.items()}

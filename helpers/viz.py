@@ -103,20 +103,25 @@ def plot_history(log_history: list[dict], path: Path | None = None):
     return fig
 
 
+CAPTION_PX = 18  # caption text height: legible on a projector next to frames of 256 pixels or more
+
+
 def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
     """Enlarge (T, H, W, 3) frames ``scale`` times and write ``lines`` of text in a white band below them.
 
     Introduced in 05_inference (true and predicted labels on a GIF)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    line_height = 12
+    font = ImageFont.load_default(size=CAPTION_PX)
+    line_height = CAPTION_PX + 6
     height, width = frames.shape[1:3]
-    width = max(width, 6 * max(len(line) for line in lines) + 8)  # the default font is about 6 px per character
-    band = Image.new("RGB", (width, line_height * len(lines) + 4), "white")
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = max(width, max(int(measure.textlength(line, font=font)) for line in lines) + 12)
+    band = Image.new("RGB", (width, line_height * len(lines) + 6), "white")
     draw = ImageDraw.Draw(band)
     for i, line in enumerate(lines):
-        draw.text((4, 2 + line_height * i), line, fill="black")
+        draw.text((6, 3 + line_height * i), line, fill="black", font=font)
     band = np.asarray(band)
     out = np.full((len(frames), height + band.shape[0], width, 3), 255, np.uint8)
     out[:, :height, : frames.shape[2]] = frames
@@ -164,7 +169,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
     return fig
 
 
-def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 120) -> np.ndarray:
+def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 256) -> np.ndarray:
     """``num_frames`` frames spread over a whole video, about ``height`` pixels high, with ``lines`` of text below:
     a GIF small enough to embed in a notebook, whatever the video's length and size.
 
@@ -180,13 +185,20 @@ def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 12
     return caption(frames, lines, scale=max(1, height // frames.shape[1]))
 
 
-def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path | None = None, title: str = ""):
-    """Accuracy against training steps, one line per entry: {"label": [(step, accuracy), ...]}. Introduced in
+def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: Path | None = None, title: str = "",
+                chance: float | None = None):
+    """Accuracy against training steps, one line per entry, {"label": [[(step, accuracy), ...] per seed]}: the mean
+    over seeds, the band from the lowest to the highest seed, and a dashed line at ``chance``. Introduced in
     04_train (pretrained against random weights)."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for label, points in curves.items():
-        steps, accuracy = zip(*points, strict=True) if points else ((), ())
-        ax.plot(steps, accuracy, marker="o", label=f"{label}: {accuracy[-1]:.3f}" if points else label)
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for label, runs in curves.items():
+        steps = [step for step, _ in runs[0]]
+        accuracy = np.array([[value for _, value in run] for run in runs])
+        line, = ax.plot(steps, accuracy.mean(0), marker="o", label=f"{label}: mean of {len(runs)}")
+        if len(runs) > 1:
+            ax.fill_between(steps, accuracy.min(0), accuracy.max(0), color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color="gray", linestyle="--", label=f"chance ({chance:.3f})")
     if not curves:
         ax.text(0.5, 0.5, "nothing to compare on this preset", ha="center", va="center", transform=ax.transAxes)
     ax.set(xlabel="fine-tuning step", ylabel="per-video test accuracy", ylim=(0, 1.02), title=title)
