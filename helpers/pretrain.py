@@ -341,7 +341,9 @@ def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Ten
     the reconstruction shows the visible patches as they are and the model's prediction in the hidden ones.
     With ``norm_pix_loss`` (VideoMAE's default) the model predicts each patch normalized by its own mean and
     standard deviation, so a prediction alone has no brightness or contrast: for display it is given those of the
-    original patch (as the MAE papers show reconstructions), which shows the predicted shape, not the colours."""
+    original patch (as the MAE papers show reconstructions), which shows the predicted shape, not the colours. A
+    prediction of zeros is then drawn as each hidden patch's mean colour, a fair picture of a model that knows
+    nothing: notebook 03 shows it next to the model's (its ``decoder.head`` set to zero) to see what the model adds."""
     clip = pixel_values.reshape(-1, *pixel_values.shape[-4:])[:1]
     mask = mask.reshape(1, -1).bool()
     config = model.config

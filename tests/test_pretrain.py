@@ -179,6 +179,23 @@ def test_reconstruction_frames_are_uint8_clips_and_keep_the_visible_patches(pres
     assert not (rebuilt[:, hidden] == original[:, hidden]).all(), "hidden patches are the model's prediction"
 
 
+def test_a_prediction_of_zeros_is_drawn_as_each_hidden_patchs_mean_colour(preset):
+    """Notebook 03's baseline panel: the decoder head set to zero predicts 0, which the display turns into the real
+    patch's mean colour, flat; so the model's own panel shows what it adds to that."""
+    model = small_model(preset)
+    torch.nn.init.zeros_(model.decoder.head.weight)
+    torch.nn.init.zeros_(model.decoder.head.bias)
+    t, size, p = preset.num_frames, preset.image_size, preset.patch_size
+    clip = torch.rand(t, 3, size, size) * 2 - 1
+    mask = tube_mask(1, t, size, size, p, 2, 0.75, torch.Generator().manual_seed(0))
+    original, _, rebuilt = reconstruction_frames(model, clip, mask, MEAN, STD)
+    hidden = mask[0]
+    drawn = helpers.pretrain._patches(torch.from_numpy(rebuilt).float(), p, 2)[hidden]
+    real = helpers.pretrain._patches(torch.from_numpy(original).float(), p, 2)[hidden]
+    assert (drawn == drawn[:, :1]).all(), "every hidden patch is one flat colour"
+    assert (drawn[:, 0] - real.mean(dim=1)).abs().max() <= 1, "the colour is the real patch's mean"
+
+
 def test_a_start_checkpoint_made_for_other_clips_stops_before_any_training(preset, tmp_path):
     """VC_MODEL pointing at a VideoMAE of 16 frames, with an 8-frame preset: the fit check runs where the
     notebooks and the script get their checkpoint, so nothing loads a model whose position embeddings do not fit."""
