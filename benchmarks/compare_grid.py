@@ -6,7 +6,7 @@ Run ``python -m benchmarks.compare_grid [--rates 1e-4 3e-4 1e-3] [--seeds 42 43 
 ``compare_groups`` groups of every class of the cpu preset (``VC_*`` variables apply), scored per video on the
 validation split at ``--points`` evenly spaced steps. It prints one line per run, then per start and rate the mean
 and spread over seeds at every point, and the rate with the best final mean: the values to put in the preset's
-``compare_rates``.
+``compare_lr_pretrained`` and ``compare_lr_scratch``.
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ from helpers.tutorial import notebooks, run_notebook
 PROJECT = Path(__file__).resolve().parent.parent
 
 # stderr a learner may see because the prose right below it explains it: transformers' load report when a
-# pretraining checkpoint gets a new classification head (notebook 04 explains it, 06 points back to it)
+# pretraining checkpoint gets a new classification head (notebook 04 explains it; the others load quietly)
 EXPLAINED_STDERR = [
     re.compile(r"\[transformers\] .*?LOAD REPORT.*?Consider training on your downstream task\.\n?", re.S),
 ]
-EXPLAINED_IN = {"04_train.ipynb", "06_fast_pipeline.ipynb"}
+EXPLAINED_IN = {"04_train.ipynb"}
 
 
 def unexplained_stderr(nb) -> list[str]:
@@ -66,6 +66,9 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
         assert "9223372036854775807" not in text, f"{path.name}: an impossible epoch count"
         if path.name in EXPLAINED_IN:
             assert "LOAD REPORT" in text, f"{path.name}: the load report its prose explains is missing"
+        else:
+            assert "LOAD REPORT" not in text, f"{path.name}: a load report that only notebook 04 explains"
+        assert text.count("checking videos") <= 2, f"{path.name}: the videos are scanned more than once per run"
     runs = sorted((tmp_path / "smoke" / "runs").iterdir())
     assert len(runs) == 2, "each run of notebook 04 trains into a folder of its own"
     assert (tmp_path / "smoke" / "model" / "model.safetensors").exists()
