@@ -154,18 +154,16 @@ PRESETS: dict[str, Preset] = {
         compare_steps=4,
         eval_clips=2, eval_crops=1,
     ),
-    # default: a laptop CPU, offline, a small VideoMAE that notebook 03 pretrains and notebook 04 fine-tunes.
-    # Videos of 1.5-2 s, longer than a clip (1.07 s): random training windows, 5 distinct clips per test video.
-    # Pretraining: 30 steps of 16 clips at 3e-4. Measured (benchmarks/RESULTS.md): fine-tuned on all labels for 10
-    # epochs, 96.9 % per video with either pipeline (12 epochs: 98.4 % guide's, 99.2 % fast; at 12 epochs, 40 steps
-    # gave 96.1 / 99.2 %, 75 steps 93.8 / 97.7 %, 600 steps of 32 clips at 3e-3 69.5 % fast); on one group per
-    # class, 27.3 points above random weights after 500 steps (32.8 after 600; 40 steps: 36.7, 75: 33.6, 20: 9.4,
-    # the 600 x 32 one 17.2, all after 600). 10 epochs and 500 steps keep `make tutorial` within 10 minutes on 2
-    # cores; after 400 steps the 30-step start was only 9.4 points ahead
+    # default: a laptop CPU, offline, a small VideoMAE fine-tuned from random weights (notebook 03 pretrains the
+    # checkpoint notebook 04's comparison starts from). Videos of 1.5-2 s, longer than a clip (1.07 s): random
+    # training windows, 5 distinct clips per test video. The comparison's learning rates come from
+    # benchmarks.compare_grid (validation videos, 3 seeds); 10 epochs and 300 comparison steps keep `make tutorial`
+    # within 10 minutes on 2 cores
     "cpu": Preset(
         name="cpu", pretrain_steps=30, pretrain_batch_size=16, pretrain_learning_rate=3e-4,
-        compare_steps=500, train_groups=16, min_seconds=1.5, max_seconds=2.0, sample_rate=4, patch_size=8,
-        batch_size=4, learning_rate=3e-4, weight_decay=0.05, num_epochs=10,
+        compare_steps=300, compare_lr_pretrained=3e-3, compare_lr_scratch=3e-3, train_groups=16,
+        min_seconds=1.5, max_seconds=2.0, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4,
+        weight_decay=0.05, num_epochs=10,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(

@@ -481,7 +481,7 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
           f"each start, seeds {seeds}; learning rates: "
           + ", ".join(f"{name} {rate:g}" for name, (_, rate) in starts.items()))
     return {name: [finetune_curve(dataclasses.replace(preset, learning_rate=rate, seed=seed), checkpoint, train, test,
-                                  id2label, preset.compare_steps, points=4,
+                                  id2label, preset.compare_steps, points=3,
                                   output_dir=Path(output_dir) / f"{name.split()[0]}-{seed}",
                                   desc=f"{name}, seed {seed}", num_crops=1)
                    for seed in seeds]
