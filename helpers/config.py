@@ -157,13 +157,13 @@ PRESETS: dict[str, Preset] = {
     # default: a laptop CPU, offline, a small VideoMAE fine-tuned from random weights (notebook 03 pretrains the
     # checkpoint notebook 04's comparison starts from). Videos of 1.5-2 s, longer than a clip (1.07 s): random
     # training windows, 5 distinct clips per test video. The comparison's learning rates come from
-    # benchmarks.compare_grid (validation videos, 3 seeds); 10 epochs and 300 comparison steps keep `make tutorial`
+    # benchmarks.compare_grid (validation videos, 3 seeds); 12 epochs and 300 comparison steps keep `make tutorial`
     # within 10 minutes on 2 cores
     "cpu": Preset(
         name="cpu", pretrain_steps=30, pretrain_batch_size=16, pretrain_learning_rate=3e-4,
         compare_steps=300, compare_lr_pretrained=3e-3, compare_lr_scratch=3e-3, train_groups=16,
         min_seconds=1.5, max_seconds=2.0, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4,
-        weight_decay=0.05, num_epochs=10,
+        weight_decay=0.05, num_epochs=12,
     ),
     # the guide on a GPU: the Hub subset and the pretrained VideoMAE-base
     "full": Preset(
