@@ -348,10 +348,9 @@ def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_
     os.environ["TUTORIAL_OUTPUT"] = str(tmp_path / "out")
     videos = {class_folders: class_folders / "위로 이동" / "5.MP4",  # the phone clip
               split_folders: next(split_folders.glob("train/*/*.mov"))}
-    model = None  # the preset's
+    model = None  # notebook 03's checkpoint, pretrained on the user's own training videos
     for data_dir, video in videos.items():
-        if model:
-            monkeypatch.setenv("VC_MODEL", model)
+        monkeypatch.setenv("VC_MODEL", model or "pretrained")
         config = train_with_script(data_dir, tmp_path / data_dir.name)
         out = capsys.readouterr().out
         assert f"data = your videos in {data_dir}" in out and f"Your videos: {data_dir}" in out
