@@ -381,20 +381,16 @@ def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
     usable are files that do not open or decode, pictures, audio, raw streams, and truncated files (far fewer
     frames decode than the header announces: PyTorchVideo would ask them for clips past their real end and
     silently draw another video). Each file is decoded once per process; the progress bar shows only new files."""
-    verdicts = {}
-    for path in paths:
-        key = _scan_key(path)
-        if key in _SCANNED:
-            verdicts[path] = _SCANNED[key]
+    keys = {path: _scan_key(path) for path in paths}
+    verdicts = {path: _SCANNED[key] for path, key in keys.items() if key in _SCANNED}
     new = [path for path in paths if path not in verdicts]
     for path in tqdm(new, desc="checking videos", unit="video", **({} if new else {"disable": True})):
         try:
             verdicts[path] = video_info(path)
         except VideoError as err:
             verdicts[path] = str(err)
-        key = _scan_key(path)
-        if key is not None:
-            _SCANNED[key] = verdicts[path]
+        if keys[path] is not None:
+            _SCANNED[keys[path]] = verdicts[path]
     good, bad = [], []
     for path in paths:
         if isinstance(verdicts[path], str):
