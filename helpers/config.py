@@ -16,9 +16,10 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (a relative path is taken from the project
@@ -47,72 +48,127 @@ SEED_LIMIT = 2**32  # NumPy's seed range (the Trainer seeds NumPy with ``seed``)
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")  # a Hub repository name
 
 
+def knob(default, ok: Callable[[Any], bool] | None = None, rule: str | Callable[[Any], str] = ""):
+    """A ``Preset`` field: its default and the check ``validate`` makes of it. ``ok(value)`` false gives the
+    message "<name> <rule>" (``rule`` may be a function of the value)."""
+    return dataclasses.field(default=default, metadata={"ok": ok, "rule": rule} if ok else {})
+
+
+def at_least(minimum: int, why: str, example: int | None = None) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: value >= minimum,
+            f"must be at least {minimum} ({why}); use {minimum} or more" + (f", e.g. {example}" if example else ""))
+
+
+def above_zero(example: str) -> tuple[Callable[[Any], bool], str]:
+    return lambda value: math.isfinite(value) and value > 0, f"must be a finite number above 0; use e.g. {example}"
+
+
+def _multiples(value: int, step: int, minimum: int) -> str:
+    """The nearest values that are multiples of ``step`` and at least ``minimum``: "6 or 8", or "16"."""
+    below = value // step * step
+    above = below + step
+    if below >= minimum and below != value:
+        return f"{below} or {above}"
+    return str(max(above, minimum))
+
+
+def _fraction(split: str) -> tuple[Callable[[Any], bool], str]:
+    return (lambda value: math.isfinite(value) and 0 < value < 1,
+            f"is the share of each class's videos the split step puts in {split}: it must be above 0 and below 1; "
+            "use e.g. 0.15")
+
+
+SEED = (lambda value: 0 <= value < SEED_LIMIT,
+        f"must be between 0 and {SEED_LIMIT - 1} (NumPy's seed range); use e.g. 0 or 42")
+GROUPS = at_least(1, "every split needs videos of every class")
+
+
 @dataclass(frozen=True)
 class Preset:
-    """All values the notebooks and the training script read."""
+    """All values the notebooks and the training script read, each with the check ``validate`` makes of it."""
 
     name: str
     # data: "synthetic" (built in, offline) or "hub" (sayakpaul/ucf101-subset)
-    dataset: str = "synthetic"
-    num_pairs: int = 4  # synthetic: classes come in time-reversed twins
-    train_groups: int = 6  # synthetic: groups per class and split
-    val_groups: int = 2
-    test_groups: int = 4
-    clips_per_group: int = 4
-    min_seconds: float = 2.0  # synthetic: clip lengths
-    max_seconds: float = 4.0
-    data_seed: int = 0
+    dataset: str = knob("synthetic", lambda value: value in DATASETS,
+                        "must be 'synthetic' (the built-in dataset, offline) or 'hub' (the UCF-101 subset from the "
+                        "Hugging Face Hub)")
+    num_pairs: int = 4  # synthetic: classes come in time-reversed twins (checked against helpers.synthetic.PAIRS)
+    train_groups: int = knob(6, *GROUPS)  # synthetic: groups (scenes) per class and split
+    val_groups: int = knob(2, *GROUPS)
+    test_groups: int = knob(4, *GROUPS)
+    clips_per_group: int = knob(4, *at_least(1, "a group is one scene filmed in several clips"))
+    min_seconds: float = knob(2.0, math.isfinite, "must be a finite number")  # synthetic: clip lengths
+    max_seconds: float = knob(4.0, math.isfinite, "must be a finite number")
+    data_seed: int = knob(0, *SEED)
     # your own videos (README "Train on your own videos"): a folder in the UCF layout ({train,val,test}/<Class>/) or
     # of class folders without splits (<Class>/<files>), which helpers.data splits by group, stratified by class, with
     # these fractions and data_seed. "": the preset's dataset (built in, or the UCF-101 subset)
     data_dir: str = ""
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    val_fraction: float = knob(0.15, *_fraction("val"))
+    test_fraction: float = knob(0.15, *_fraction("test"))
     # model: what fine-tuning starts from. "scratch": a small VideoMAE with random weights, in a folder laid out like
-    # a Hub checkpoint (what the offline presets fine-tune: on all labels it beats "pretrained" in the learning
-    # tests); "pretrained": the same model after notebook 03's masked autoencoding on the training videos; else a
-    # Hub name or a folder
-    model: str = "scratch"
-    image_size: int = 64
-    num_frames: int = 8
-    patch_size: int = 16
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
+    # a Hub checkpoint; "pretrained": the same model after notebook 03's masked autoencoding on the training videos;
+    # else a Hub name or a folder
+    model: str = knob("scratch", lambda value: bool(value.strip()),
+                      "must be 'pretrained' (a small VideoMAE pretrained here, notebook 03), 'scratch' (the same "
+                      "with random weights), a Hub name such as MCG-NJU/videomae-base, or a folder written by "
+                      "save_pretrained")
+    image_size: int = 64  # a multiple of patch_size
+    num_frames: int = knob(8, lambda value: value >= TUBELET_SIZE and not value % TUBELET_SIZE,
+                           lambda value: f"must be a positive multiple of the tubelet size {TUBELET_SIZE} (VideoMAE "
+                                         f"packs frames in pairs); use {_multiples(value, TUBELET_SIZE, TUBELET_SIZE)}")
+    patch_size: int = knob(16, *at_least(1, "VideoMAE cuts each frame into patch_size x patch_size squares", 16))
+    hidden_size: int = knob(128, *at_least(1, "the width of the model", 128))  # a multiple of num_heads
+    num_layers: int = knob(4, *at_least(1, "the model needs at least one transformer layer"))
+    num_heads: int = knob(4, *at_least(1, "attention needs at least one head"))
     # self-supervised pretraining of the small VideoMAE (notebook 03, helpers.pretrain): VideoMAE's masked
     # autoencoding, tube masks hiding mask_ratio of every frame's patches
-    pretrain_steps: int = 1000
-    pretrain_batch_size: int = 32
-    pretrain_learning_rate: float = 3e-3
+    pretrain_steps: int = knob(1000, *at_least(1, "steps of self-supervised pretraining", 1000))
+    pretrain_batch_size: int = knob(32, *at_least(1, "clips per pretraining step", 32))
+    pretrain_learning_rate: float = knob(3e-3, *above_zero("3e-3"))
     mask_ratio: float = 0.9
     # notebook 04's check that pretraining pays: fine-tune the pretrained checkpoint and the same model with random
     # weights for compare_steps steps each on a small labelled set (compare_groups groups per class); 0: skip
-    compare_steps: int = 0
-    compare_groups: int = 1
-    compare_seeds: int = 3  # runs per start, seeds seed, seed + 1, ...: one seed is a demonstration, not a result
-    compare_lr_pretrained: float = 3e-4  # each start's learning rate, chosen on validation (benchmarks.compare_grid)
-    compare_lr_scratch: float = 3e-4
+    compare_steps: int = knob(0, lambda value: value >= 0, "must be 0 (no comparison) or more, e.g. 300")
+    compare_groups: int = knob(1, *at_least(1, "groups per class in the small labelled set of the comparison"))
+    # runs per start, seeds seed, seed + 1, ...: one seed is a demonstration, not a result
+    compare_seeds: int = knob(3, *at_least(1, "runs per start in the comparison, one seed each"))
+    # each start's learning rate, chosen on the validation videos (benchmarks.compare_grid)
+    compare_lr_pretrained: float = knob(3e-4, *above_zero("3e-4"))
+    compare_lr_scratch: float = knob(3e-4, *above_zero("3e-4"))
     # sampling, as in the guide: a clip spans num_frames * sample_rate / fps seconds
-    sample_rate: int = 4
-    fps: int = 30
-    hflip: float = 0.0  # synthetic classes include left/right: flipping would swap labels
+    sample_rate: int = knob(4, *at_least(1, "a clip takes every sample_rate-th frame"))
+    fps: int = knob(30, *at_least(1, "frames per second of the videos, for the clip duration", 25))
+    # probability of a horizontal flip: 0 for the synthetic classes, where flipping would swap left and right
+    hflip: float = knob(0.0, lambda value: math.isfinite(value) and 0 <= value <= 1,
+                        "is a probability: it must be between 0 and 1; use 0 (no flipping) to 0.5")
     # training
-    batch_size: int = 8
-    num_epochs: int = 4
-    learning_rate: float = 5e-5
-    warmup: float = 0.1
-    weight_decay: float = 0.0
-    seed: int = 42
-    num_workers: int = -1  # -1: choose from the CPU count
+    batch_size: int = knob(8, *at_least(1, "clips per training step", 8))
+    num_epochs: int = knob(4, *at_least(1, "passes over the training videos", 4))
+    learning_rate: float = knob(5e-5, *above_zero("5e-5 (fine-tuning) or 3e-4 (from scratch)"))
+    warmup: float = knob(0.1, lambda value: math.isfinite(value) and value >= 0 and (value < 1 or value == int(value)),
+                         "must be a fraction of the training steps below 1 (e.g. 0.1) or a whole number of steps "
+                         "(e.g. 10), and not negative")
+    weight_decay: float = knob(0.0, lambda value: math.isfinite(value) and value >= 0,
+                               "must be a finite number, 0 or more; use e.g. 0 or 0.05")
+    seed: int = knob(42, *SEED)
+    # loader processes; -1: choose from the CPU count
+    num_workers: int = knob(-1, lambda value: -1 <= value <= MAX_WORKERS,
+                            "must be -1 (one loader process per core, up to 8), 0 (load in the training process) or "
+                            f"1 to {MAX_WORKERS}")
     # the script's training input: "pytorchvideo" (the guide's, notebooks 02-04) or "fast" (notebook 06: decode
     # less, augment on the device; the same transforms, several times the clips per second)
-    pipeline: str = "pytorchvideo"
+    pipeline: str = knob("pytorchvideo", lambda value: value in PIPELINES,
+                         f"must be one of {', '.join(PIPELINES)} (the guide's PyTorchVideo input pipeline, or "
+                         "helpers.fast)")
     # evaluation, the VideoMAE protocol: several clips x several crops per video
-    eval_clips: int = 5
-    eval_crops: int = 3
+    eval_clips: int = knob(5, *at_least(1, "clips per test video in the per-video evaluation", 5))
+    eval_crops: int = knob(3, *at_least(1, "crops per clip in the per-video evaluation; 1 or 3 are usual"))
     # opt-in Hub upload
     push_to_hub: bool = False
-    hub_model_id: str = ""
+    hub_model_id: str = knob("", lambda value: not value or (len(value) <= 96 and bool(REPO_ID.fullmatch(value))),
+                             "must be a Hub repository name like <you>/<name> (letters, digits, '-', '_' and '.'), "
+                             "or empty")
 
     @property
     def clip_duration(self) -> float:
@@ -254,39 +310,9 @@ def _type_word(field_name: str) -> str:
     return {int: "a whole number", float: "a number", str: "text"}[type(default)]
 
 
-def _multiples(value: int, step: int, minimum: int) -> str:
-    """The nearest values that are multiples of ``step`` and at least ``minimum``: "6 or 8", or "16"."""
-    below = value // step * step
-    above = below + step
-    if below >= minimum and below != value:
-        return f"{below} or {above}"
-    return str(max(above, minimum))
-
-
-def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Preset:
-    """Check every value of ``preset`` against what VideoMAE, the pipelines and the generator need; return it.
-
-    ``get_preset`` calls it; call it too on a preset made with ``dataclasses.replace``. Raises ValueError with one
-    line per problem, naming the value (``sources`` maps a field to the ``VC_*=value`` it came from) and the
-    values that work."""
-    from helpers.synthetic import FPS, PAIRS  # imported here: the config stays light to import
-
-    sources = dict(sources or {})
-    problems = list(problems or [])  # found before, e.g. values that did not parse (the preset kept its own)
-
-    def label(*names: str) -> str:
-        # name the value the user set if there is one, else the preset's own
-        for name in names:
-            if name in sources:
-                return sources[name]
-        return f"{names[0]}={getattr(preset, names[0])!r} (preset {preset.name!r})"
-
-    def bad(names: str | tuple[str, ...], message: str) -> None:
-        names = (names,) if isinstance(names, str) else names
-        problems.append(f"{label(*names)}: {message}")
-
-    # types first: a preset made with dataclasses.replace can hold anything
-    typed = True
+def _type_problems(preset: Preset) -> list[tuple[str, str]]:
+    """(field, message) for every value whose type is not the field's: ``dataclasses.replace`` accepts anything."""
+    found = []
     for field in dataclasses.fields(Preset):
         value, default = getattr(preset, field.name), getattr(Preset("_"), field.name)
         if isinstance(default, bool):
@@ -298,132 +324,78 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
         else:
             ok = isinstance(value, str)
         if not ok:
-            typed = False
-            bad(field.name, f"{field.name} must be {_type_word(field.name)}, not {type(value).__name__}")
-    if not typed:
-        raise ValueError(_summary(problems))
+            found.append((field.name, f"{field.name} must be {_type_word(field.name)}, not {type(value).__name__}"))
+    return found
 
-    p = preset
 
-    def at_least(name: str, minimum: int, why: str, example: int | None = None) -> bool:
-        value = getattr(p, name)
-        if value >= minimum:
-            return True
-        bad(name, f"{name} must be at least {minimum} ({why}); use {minimum} or more"
-                  + (f", e.g. {example}" if example else ""))
-        return False
+def _joint_rules(p: Preset) -> list[tuple[tuple[str, ...], bool, str | Callable[[], str]]]:
+    """The checks that involve the generator or several values, in order: (fields, holds, message or a function
+    giving it). A rule is skipped when one of its fields already failed."""
+    from helpers.synthetic import FPS, PAIRS  # imported here: the config stays light to import
 
-    def finite(name: str) -> bool:
-        if math.isfinite(getattr(p, name)):
-            return True
-        bad(name, f"{name} must be a finite number")
-        return False
-
-    # data
-    if p.dataset not in DATASETS:
-        bad("dataset", "dataset must be 'synthetic' (the built-in dataset, offline) or 'hub' (the UCF-101 subset "
-                       "from the Hugging Face Hub)")
-    if not 1 <= p.num_pairs <= len(PAIRS):
-        bad("num_pairs", f"num_pairs must be between 1 and {len(PAIRS)} (the synthetic generator has "
-                         f"{len(PAIRS)} pairs of twin classes); use 1 to {len(PAIRS)}")
-    for name in ("train_groups", "val_groups", "test_groups"):
-        at_least(name, 1, "every split needs videos of every class")
-    at_least("clips_per_group", 1, "a group is one scene filmed in several clips")
     shortest = 1 / FPS
-    if finite("min_seconds") and p.min_seconds < shortest:
-        bad("min_seconds", f"min_seconds must be at least {shortest:g} (one frame at {FPS} fps); "
-                           f"use {shortest:g} or more, e.g. 2.0")
-    elif finite("max_seconds") and p.max_seconds < p.min_seconds:
-        bad(("max_seconds", "min_seconds"),
-            f"min_seconds ({p.min_seconds:g}) must not exceed max_seconds ({p.max_seconds:g}): they bound the "
-            f"lengths of the synthetic videos; use e.g. min_seconds={min(p.min_seconds, p.max_seconds):g} and "
-            f"max_seconds={max(p.min_seconds, p.max_seconds):g}")
-    for name in ("val_fraction", "test_fraction"):
-        if not (math.isfinite(getattr(p, name)) and 0 < getattr(p, name) < 1):
-            bad(name, f"{name} is the share of each class's videos the split step puts in "
-                      f"{name.split('_')[0]}: it must be above 0 and below 1; use e.g. 0.15")
-    if 0 < p.val_fraction < 1 and 0 < p.test_fraction < 1 and p.val_fraction + p.test_fraction >= 0.9:
-        bad(("val_fraction", "test_fraction"),
-            f"val_fraction + test_fraction is {p.val_fraction + p.test_fraction:g}: training would keep less "
-            "than a tenth of the videos; use e.g. 0.15 and 0.15")
-    for name in ("data_seed", "seed"):
-        if not 0 <= getattr(p, name) < SEED_LIMIT:
-            bad(name, f"{name} must be between 0 and {SEED_LIMIT - 1} (NumPy's seed range); use e.g. 0 or 42")
-
-    # model
-    if not p.model.strip():
-        bad("model", "model must be 'pretrained' (a small VideoMAE pretrained here, notebook 03), 'scratch' (the "
-                     "same with random weights), a Hub name such as MCG-NJU/videomae-base, or a folder written by "
-                     "save_pretrained")
-    if p.num_frames < TUBELET_SIZE or p.num_frames % TUBELET_SIZE:
-        bad("num_frames", f"num_frames must be a positive multiple of the tubelet size {TUBELET_SIZE} "
-                          f"(VideoMAE packs frames in pairs); use "
-                          f"{_multiples(p.num_frames, TUBELET_SIZE, TUBELET_SIZE)}")
-    if at_least("patch_size", 1, "VideoMAE cuts each frame into patch_size x patch_size squares", 16):
-        if p.image_size < p.patch_size or p.image_size % p.patch_size:
-            bad(("image_size", "patch_size"),
-                f"image_size must be a multiple of patch_size {p.patch_size} (VideoMAE cuts each frame into "
-                f"{p.patch_size}x{p.patch_size} patches and would drop the rest); use "
-                f"{_multiples(p.image_size, p.patch_size, p.patch_size)}")
-    at_least("num_layers", 1, "the model needs at least one transformer layer")
-    if at_least("num_heads", 1, "attention needs at least one head") and at_least(
-            "hidden_size", 1, "the width of the model", 128):
-        if p.hidden_size % p.num_heads:
-            bad(("hidden_size", "num_heads"),
-                f"hidden_size must be a multiple of num_heads {p.num_heads} (each attention head gets an equal "
-                f"share of it); use {_multiples(p.hidden_size, p.num_heads, p.num_heads)}")
-
-    # pretraining
-    at_least("pretrain_steps", 1, "steps of self-supervised pretraining", 1000)
-    at_least("pretrain_batch_size", 1, "clips per pretraining step", 32)
-    if not (math.isfinite(p.pretrain_learning_rate) and p.pretrain_learning_rate > 0):
-        bad("pretrain_learning_rate", "pretrain_learning_rate must be a finite number above 0; use e.g. 3e-3")
-    if p.model in ("pretrained", "scratch") and p.patch_size >= 1 and p.image_size >= p.patch_size and not (
-            p.image_size % p.patch_size):
+    rules = [
+        (("num_pairs",), 1 <= p.num_pairs <= len(PAIRS),
+         f"num_pairs must be between 1 and {len(PAIRS)} (the synthetic generator has {len(PAIRS)} pairs of twin "
+         f"classes); use 1 to {len(PAIRS)}"),
+        (("min_seconds",), p.min_seconds >= shortest,
+         f"min_seconds must be at least {shortest:g} (one frame at {FPS} fps); use {shortest:g} or more, e.g. 2.0"),
+        (("max_seconds", "min_seconds"), p.max_seconds >= p.min_seconds,
+         f"min_seconds ({p.min_seconds:g}) must not exceed max_seconds ({p.max_seconds:g}): they bound the lengths "
+         f"of the synthetic videos; use e.g. min_seconds={min(p.min_seconds, p.max_seconds):g} and "
+         f"max_seconds={max(p.min_seconds, p.max_seconds):g}"),
+        (("val_fraction", "test_fraction"), p.val_fraction + p.test_fraction < 0.9,
+         f"val_fraction + test_fraction is {p.val_fraction + p.test_fraction:g}: training would keep less than a "
+         "tenth of the videos; use e.g. 0.15 and 0.15"),
+        (("hidden_size", "num_heads"), not p.hidden_size % max(p.num_heads, 1),
+         lambda: f"hidden_size must be a multiple of num_heads {p.num_heads} (each attention head gets an equal "
+         f"share of it); use {_multiples(p.hidden_size, p.num_heads, p.num_heads)}"),
+        (("image_size", "patch_size"), p.image_size >= p.patch_size and not p.image_size % max(p.patch_size, 1),
+         lambda: f"image_size must be a multiple of patch_size {p.patch_size} (VideoMAE cuts each frame into "
+         f"{p.patch_size}x{p.patch_size} patches and would drop the rest); use "
+         f"{_multiples(p.image_size, p.patch_size, p.patch_size)}"),
+    ]
+    if p.model in ("pretrained", "scratch") and p.patch_size >= 1 and p.image_size >= p.patch_size:
         per_frame = (p.image_size // p.patch_size) ** 2
-        if not (math.isfinite(p.mask_ratio) and 0 < int(p.mask_ratio * per_frame) < per_frame):
-            bad("mask_ratio", f"mask_ratio must hide some and keep some of the {per_frame} patches of a frame "
-                              f"(it hides int(mask_ratio * {per_frame})); use e.g. 0.9, VideoMAE's ratio")
+        rules.append((("mask_ratio", "image_size", "patch_size"),
+                      math.isfinite(p.mask_ratio) and 0 < int(p.mask_ratio * per_frame) < per_frame,
+                      f"mask_ratio must hide some and keep some of the {per_frame} patches of a frame (it hides "
+                      f"int(mask_ratio * {per_frame})); use e.g. 0.9, VideoMAE's ratio"))
+    return rules
 
-    if p.compare_steps < 0:
-        bad("compare_steps", "compare_steps must be 0 (no comparison) or more, e.g. 300")
-    at_least("compare_groups", 1, "groups per class in the small labelled set of the comparison")
-    at_least("compare_seeds", 1, "runs per start in the comparison, one seed each")
-    for name in ("compare_lr_pretrained", "compare_lr_scratch"):
-        value = getattr(p, name)
-        if not (math.isfinite(value) and value > 0):
-            bad(name, f"{name} must be a finite number above 0; use e.g. 3e-4")
 
-    # sampling
-    at_least("sample_rate", 1, "a clip takes every sample_rate-th frame")
-    at_least("fps", 1, "frames per second of the videos, for the clip duration", 25)
-    if not (math.isfinite(p.hflip) and 0 <= p.hflip <= 1):
-        bad("hflip", "hflip is a probability: it must be between 0 and 1; use 0 (no flipping) to 0.5")
+def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Preset:
+    """Check every value of ``preset`` against what VideoMAE, the pipelines and the generator need; return it.
 
-    # training
-    at_least("batch_size", 1, "clips per training step", 8)
-    at_least("num_epochs", 1, "passes over the training videos", 4)
-    if not (math.isfinite(p.learning_rate) and p.learning_rate > 0):
-        bad("learning_rate", "learning_rate must be a finite number above 0; use e.g. 5e-5 (fine-tuning) or 3e-4 "
-                             "(from scratch)")
-    if not (math.isfinite(p.warmup) and p.warmup >= 0) or (p.warmup >= 1 and p.warmup != int(p.warmup)):
-        bad("warmup", "warmup must be a fraction of the training steps below 1 (e.g. 0.1) or a whole number of "
-                      "steps (e.g. 10), and not negative")
-    if not (math.isfinite(p.weight_decay) and p.weight_decay >= 0):
-        bad("weight_decay", "weight_decay must be a finite number, 0 or more; use e.g. 0 or 0.05")
-    if not -1 <= p.num_workers <= MAX_WORKERS:
-        bad("num_workers", f"num_workers must be -1 (one loader process per core, up to 8), 0 (load in the "
-                           f"training process) or 1 to {MAX_WORKERS}")
-    if p.pipeline not in PIPELINES:
-        bad("pipeline", f"pipeline must be one of {', '.join(PIPELINES)} (the guide's PyTorchVideo input "
-                        "pipeline, or helpers.fast)")
+    ``get_preset`` calls it; call it too on a preset made with ``dataclasses.replace``. Each field's own check is
+    declared with it (``knob``), the checks across fields in ``_joint_rules``. Raises ValueError with one line per
+    problem, naming the value (``sources`` maps a field to the ``VC_*=value`` it came from) and the values that
+    work."""
+    sources = dict(sources or {})
+    problems = list(problems or [])  # found before, e.g. values that did not parse (the preset kept its own)
 
-    # evaluation and upload
-    at_least("eval_clips", 1, "clips per test video in the per-video evaluation", 5)
-    at_least("eval_crops", 1, "crops per clip in the per-video evaluation; 1 or 3 are usual")
-    if p.hub_model_id and not (len(p.hub_model_id) <= 96 and REPO_ID.fullmatch(p.hub_model_id)):
-        bad("hub_model_id", "hub_model_id must be a Hub repository name like <you>/<name> (letters, digits, "
-                            "'-', '_' and '.'), or empty")
+    def bad(names: tuple[str, ...], message: str) -> None:
+        # name the value the user set if there is one, else the preset's own
+        given = [sources[name] for name in names if name in sources]
+        problems.append(f"{given[0] if given else f'{names[0]}={getattr(preset, names[0])!r} (preset {preset.name!r})'}"
+                        f": {message}")
+
+    wrong_types = _type_problems(preset)
+    for name, message in wrong_types:
+        bad((name,), message)
+    if wrong_types:
+        raise ValueError(_summary(problems))
+    failed = set()
+    for field in dataclasses.fields(Preset):
+        check, value = field.metadata, getattr(preset, field.name)
+        if check and not check["ok"](value):
+            rule = check["rule"](value) if callable(check["rule"]) else check["rule"]
+            bad((field.name,), f"{field.name} {rule}")
+            failed.add(field.name)
+    for names, holds, message in _joint_rules(preset):
+        if not holds and not failed & set(names):
+            bad(names, message() if callable(message) else message)
+            failed.update(names[:1])
     if problems:
         raise ValueError(_summary(problems))
     return preset
