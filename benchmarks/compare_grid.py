@@ -2,7 +2,7 @@
 its learning rate from a small grid, chosen on the *validation* videos, over several seeds.
 
 Run ``python -m benchmarks.compare_grid [--rates 1e-4 3e-4 1e-3] [--seeds 42 43 44] [--steps N] [--points K]``
-(about 20 minutes on a 2-core machine for the defaults). Each run is ``helpers.pretrain.finetune_curve`` on the first
+(about 20 minutes on a 2-core machine for the defaults). Each run is ``helpers.compare.finetune_curve`` on the first
 ``compare_groups`` groups of every class of the cpu preset (``VC_*`` variables apply), scored per video on the
 validation split at ``--points`` evenly spaced steps. It prints one line per run, then per start and rate the mean
 and spread over seeds at every point, and the rate with the best final mean: the values to put in the preset's
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.compare import finetune_curve, first_groups
 from helpers.config import get_preset
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos
-from helpers.pretrain import finetune_curve, first_groups, pretrain_preset, start_checkpoint
+from helpers.pretrain import pretrain_preset, start_checkpoint
 
 
 def main() -> None:

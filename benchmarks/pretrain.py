@@ -71,8 +71,14 @@ def finetune(preset: Preset, root: Path, output_dir: Path) -> dict:
     """Fine-tune ``preset.model`` on the videos in ``root`` as ``python -m helpers.train`` does with
     ``VC_PIPELINE=fast``, without validation during training; return the per-video test accuracy and the losses."""
     from helpers.evaluation import evaluate_videos
-    from helpers.model import build_model
-    from helpers.train import VideoTrainer, batch_transform, collate_uint8, make_fast_datasets, training_arguments
+    from helpers.train import (
+        VideoTrainer,
+        batch_transform,
+        build_model,
+        collate_uint8,
+        make_fast_datasets,
+        training_arguments,
+    )
 
     label2id, id2label = label_maps(class_names(root))
     model, processor = build_model(preset, label2id, id2label, verbose=False)

@@ -14,7 +14,7 @@ What one call does, and how:
   Into ``<output-dir>/<NAME>/ckpt``, reused by a later call with the same settings. It prints ``NAME pretrain <s> s
   loss [...]``, the mean loss of every 100 steps. ``{"start": "random"}`` skips it and fine-tunes the random weights
   (so does a NAME starting with ``scratch``, as the first runs were named); ``{"ckpt": FOLDER}`` fine-tunes FOLDER.
-- Fine-tuning (``helpers.pretrain.finetune_curve``: the preset's recipe and seed, the fast pipeline), twice from that
+- Fine-tuning (``helpers.compare.finetune_curve``: the preset's recipe and seed, the fast pipeline), twice from that
   checkpoint: on all training labels for 512 steps, per-video val accuracy at 4 evenly spaced steps (``NAME ALL
   LABELS val per video [(step, accuracy), ...] <s> s``); on the first group of every class for 300 steps (options
   ``small_groups``, ``small_steps``), per-video test accuracy at 4 steps (``NAME SMALL test per video [...]``),
@@ -153,6 +153,7 @@ def run(name: str, options: dict, output_dir: Path) -> None:
     preset = dataclasses.replace(preset, **{k: v for k, v in opts.items() if k in fields})
     settings = {k: v for k, v in opts.items() if k in PRETRAIN_KEYS}
 
+    from helpers import compare as C
     from helpers import pretrain as P
     from helpers.data import class_names, get_dataset, label_maps, labelled_videos
     from helpers.model import scratch_checkpoint
@@ -172,12 +173,12 @@ def run(name: str, options: dict, output_dir: Path) -> None:
     train, val, test = (labelled_videos(root, split, label2id) for split in ("train", "val", "test"))
     began = time.time()
     if full_steps:
-        curve = P.finetune_curve(preset, str(checkpoint), train, val, id2label, full_steps, points=4,
+        curve = C.finetune_curve(preset, str(checkpoint), train, val, id2label, full_steps, points=4,
                                  output_dir=out / "full")
         print(name, "ALL LABELS val per video", curve, round(time.time() - began), "s", flush=True)
     if small:
-        few = P.first_groups(root, "train", label2id, small_groups)
-        curve = P.finetune_curve(preset, str(checkpoint), few, test, id2label, small_steps, points=4,
+        few = C.first_groups(root, "train", label2id, small_groups)
+        curve = C.finetune_curve(preset, str(checkpoint), few, test, id2label, small_steps, points=4,
                                  output_dir=out / "small", num_crops=small_crops)
         print(name, "SMALL test per video", curve, flush=True)
 

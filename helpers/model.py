@@ -1,7 +1,8 @@
-"""The checkpoint fine-tuning starts from, the model and its image processor.
+"""Model folders: the random-weights checkpoint of the offline presets, checks of saved folders, the device.
 
 Introduced in 02_preprocess_and_visualize (the image processor) and 04_train (the model). The notebooks call
-``from_pretrained`` themselves, as the guide does; ``build_model`` is the same code for ``python -m helpers.train``.
+``from_pretrained`` themselves, as the guide does; ``helpers.train.build_model`` is the same code for the script.
+Which checkpoint a preset starts from is decided in ``helpers.pretrain.base_checkpoint``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from transformers import (
     AutoConfig,
     VideoMAEConfig,
     VideoMAEForPreTraining,
-    VideoMAEForVideoClassification,
     VideoMAEImageProcessor,
 )
 from transformers.models.videomae import modeling_videomae
@@ -170,25 +170,6 @@ class _quiet_progress:
             hf_logging.enable_progress_bar()
 
 
-def base_checkpoint(preset: Preset) -> str:
-    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder); for ``"pretrained"`` the
-    checkpoint pretrained on the training videos (``helpers.pretrain.pretrain_preset``: made once, in notebook 03
-    or here if that was skipped); for ``"scratch"`` a folder with a randomly initialized VideoMAE."""
-    if preset.model == "scratch":
-        return str(scratch_checkpoint(preset))
-    from helpers.pretrain import check_checkpoint_fits, pretrain_preset
-
-    if preset.model == "pretrained":
-        return str(pretrain_preset(preset)[0])
-    check_checkpoint_fits(check_checkpoint(preset.model), preset)  # a VideoMAE made for the preset's clips
-    return preset.model
-
-
-def build_processor(preset: Preset) -> VideoMAEImageProcessor:
-    """The checkpoint's image processor: its mean, std and size drive every transform of the series."""
-    return VideoMAEImageProcessor.from_pretrained(base_checkpoint(preset))
-
-
 def pick_device() -> str:
     """"cuda", "mps" or "cpu": the fastest the machine has."""
     if torch.cuda.is_available():
@@ -224,18 +205,3 @@ def head_message(checkpoint: str, label2id: dict[str, int]) -> str:
         f"untrained one for our {len(label2id)} labels, so it must be fine-tuned before use. To continue a run of "
         "your own instead, point VC_MODEL at that run's model folder, trained on the same classes."
     )
-
-
-def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
-    """The model with a new head for our labels, and its image processor: what notebook 04 loads, as the guide."""
-    checkpoint = base_checkpoint(preset)
-    if verbose:
-        print(head_message(checkpoint, label2id))
-    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
-    torch.manual_seed(preset.seed)  # the new head's random weights
-    with _quiet_progress():
-        model = VideoMAEForVideoClassification.from_pretrained(
-            checkpoint, label2id=label2id, id2label=id2label,
-            ignore_mismatched_sizes=True,  # the checkpoint's head has other labels (or none): replace it
-        )
-    return model, processor

@@ -34,7 +34,7 @@ from transformers import (
 
 from helpers.config import DATA_DIR, TUBELET_SIZE, Preset, shown
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import _quiet_progress, scratch_checkpoint, write_model_files
+from helpers.model import _quiet_progress, check_checkpoint, scratch_checkpoint, write_model_files
 from helpers.synthetic import folder_lock
 from helpers.transforms import frame_size, scale_range
 
@@ -141,9 +141,19 @@ def start_checkpoint(preset: Preset) -> str:
     MCG-NJU/videomae-base, which its authors pretrained."""
     if preset.model in ("pretrained", "scratch"):
         return str(scratch_checkpoint(preset))
-    from helpers.model import base_checkpoint
-
     return base_checkpoint(preset)
+
+
+def base_checkpoint(preset: Preset) -> str:
+    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder, checked to fit the preset's
+    clips); for ``"pretrained"`` the checkpoint of ``pretrain_preset`` (made once: in notebook 03, or here if that
+    was skipped); for ``"scratch"`` the folder of ``scratch_checkpoint``, random weights."""
+    if preset.model == "scratch":
+        return str(scratch_checkpoint(preset))
+    if preset.model == "pretrained":
+        return str(pretrain_preset(preset)[0])
+    check_checkpoint_fits(check_checkpoint(preset.model), preset)  # a VideoMAE made for the preset's clips
+    return preset.model
 
 
 def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[str, list[float]]:
@@ -380,109 +390,3 @@ def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Ten
         return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
     return to_uint8(patches), to_uint8(masked), to_uint8(rebuilt)
-
-
-# --- does pretraining pay? ---------------------------------------------------------------------------------------
-
-def first_groups(root: Path, split: str, label2id: dict[str, int], groups: int = 1) -> tuple[list[Path], list[int]]:
-    """The videos of the first ``groups`` groups of every class in ``split``, and their labels: a small labelled
-    set cut from the full one (whole groups, so no scene is split)."""
-    from helpers.data import labelled_videos, video_table
-
-    paths, labels = labelled_videos(root, split, label2id)
-    group_of = {row.path: row.group for row in video_table(root)}
-    names: dict[int, set[str]] = {}
-    for path, label in zip(paths, labels, strict=True):
-        names.setdefault(label, set()).add(group_of[path])
-    keep = {label: set(sorted(found)[:groups]) for label, found in names.items()}
-    chosen = [(p, y) for p, y in zip(paths, labels, strict=True) if group_of[p] in keep[y]]
-    return [p for p, _ in chosen], [y for _, y in chosen]
-
-
-def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], list[int]],
-                   test: tuple[list[Path], list[int]], id2label: dict[int, str], steps: int, points: int,
-                   output_dir: Path, desc: str = "fine-tuning",
-                   num_crops: int | None = None) -> list[tuple[int, float]]:
-    """Fine-tune ``checkpoint`` on the ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
-    pipeline (the preset's learning rate, batch, warm-up and seed; decoded videos kept in memory); return the
-    per-video test accuracy (the preset's clips, ``num_crops`` crops, default the preset's) at ``points`` evenly
-    spaced steps, (step, accuracy)."""
-    from dataclasses import replace
-
-    from transformers import PrinterCallback, TrainerCallback, VideoMAEForVideoClassification
-    from transformers.utils import logging as hf_logging
-
-    from helpers.evaluation import evaluate_videos
-    from helpers.train import VideoTrainer, batch_transform, training_arguments
-
-    preset = replace(preset, pipeline="fast")
-    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
-    torch.manual_seed(preset.seed)  # the same new head on both starts
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the load report: notebook 04 explained it
-    try:
-        with _quiet_progress():
-            model = VideoMAEForVideoClassification.from_pretrained(
-                checkpoint, label2id={v: k for k, v in id2label.items()}, id2label=id2label,
-                ignore_mismatched_sizes=True)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    dataset = FastVideoDataset(*train, preset.num_frames, preset.clip_duration, train=True,
-                               short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
-    at = sorted({max(1, round(steps * (k + 1) / points)) for k in range(points)})
-    curve: list[tuple[int, float]] = []
-    bar = tqdm(total=steps, desc=desc, unit="step")
-
-    class Measure(TrainerCallback):
-        def on_step_end(self, args, state, control, model=None, **kwargs):
-            bar.update(state.global_step - bar.n)
-            if state.global_step in at:
-                result = evaluate_videos(model, processor, *test, preset, num_crops=num_crops, progress=False)
-                curve.append((state.global_step, result["accuracy"]))
-                bar.set_postfix(accuracy=f"{result['accuracy']:.3f}")
-                model.train()
-
-    args = training_arguments(preset, output_dir, len(train[0]), eval_strategy="no", save_strategy="no",
-                              max_steps=steps, logging_strategy="no", dataloader_num_workers=0,
-                              disable_tqdm=True, push_to_hub=False)
-    trainer = VideoTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_uint8,
-                           processing_class=processor, video_transform=batch_transform(preset, processor),
-                           callbacks=[Measure()])
-    trainer.remove_callback(PrinterCallback)  # the bar says enough
-    trainer.train()
-    bar.close()
-    return curve
-
-
-def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_dir: Path) -> dict:
-    """Notebook 04's check that pretraining pays: ``finetune_curve`` from notebook 03's pretrained checkpoint and
-    from the same model with random weights, each at its own learning rate (``compare_lr_pretrained``,
-    ``compare_lr_scratch``: chosen on the validation videos by ``benchmarks.compare_grid``), on the first
-    ``compare_groups`` groups of every class, ``compare_steps`` steps, once per seed (``compare_seeds`` seeds from
-    ``seed``). Returns {start: [[(step, per-video test accuracy), ...] per seed]}; empty when the preset has no
-    comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here).
-
-    Each point scores every test video on the preset's clips with one view of each, the whole frame (as the
-    validation transform sees it), not 3 crops: the model's forward pass is most of an evaluation's time."""
-    if not preset.compare_steps or preset.model not in ("pretrained", "scratch"):
-        print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
-              "it compares the checkpoint of notebook 03 with random weights.")
-        return {}
-    from helpers.data import labelled_videos
-
-    id2label = {i: name for name, i in label2id.items()}
-    train = first_groups(root, "train", label2id, preset.compare_groups)
-    test = labelled_videos(root, "test", label2id)
-    seeds = [preset.seed + k for k in range(preset.compare_seeds)]
-    starts = {"pretrained (notebook 03)": (pretrain_preset(preset)[0], preset.compare_lr_pretrained),
-              "random weights": (start_checkpoint(preset), preset.compare_lr_scratch)}
-    print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
-          f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each); {preset.compare_steps} steps from "
-          f"each start, seeds {seeds}; learning rates: "
-          + ", ".join(f"{name} {rate:g}" for name, (_, rate) in starts.items()))
-    return {name: [finetune_curve(dataclasses.replace(preset, learning_rate=rate, seed=seed), checkpoint, train, test,
-                                  id2label, preset.compare_steps, points=3,
-                                  output_dir=Path(output_dir) / f"{name.split()[0]}-{seed}",
-                                  desc=f"{name}, seed {seed}", num_crops=1)
-                   for seed in seeds]
-            for name, (checkpoint, rate) in starts.items()}

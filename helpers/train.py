@@ -25,13 +25,20 @@ import numpy as np
 import torch
 import transformers
 from accelerate import PartialState
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    VideoMAEForVideoClassification,
+    VideoMAEImageProcessor,
+)
 
 from helpers.config import Preset, describe, get_preset
 from helpers.data import check_apart, class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos, views
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import build_model, loader_workers, native_bf16, pick_device
+from helpers.model import _quiet_progress, head_message, loader_workers, native_bf16, pick_device
+from helpers.pretrain import base_checkpoint
 from helpers.runs import (
     LOCK_NAME,
     OutputError,
@@ -230,6 +237,21 @@ def warn_on_skipped_clips() -> None:
     if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):
         logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
         logger.setLevel(logging.DEBUG)
+
+
+def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
+    """The model with a new head for our labels, and its image processor: what notebook 04 loads, as the guide."""
+    checkpoint = base_checkpoint(preset)
+    if verbose:
+        print(head_message(checkpoint, label2id))
+    processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
+    torch.manual_seed(preset.seed)  # the new head's random weights
+    with _quiet_progress():
+        model = VideoMAEForVideoClassification.from_pretrained(
+            checkpoint, label2id=label2id, id2label=id2label,
+            ignore_mismatched_sizes=True,  # the checkpoint's head has other labels (or none): replace it
+        )
+    return model, processor
 
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:

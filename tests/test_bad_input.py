@@ -140,9 +140,11 @@ def get_smoke():
 
 
 def processor_for(preset):
-    from helpers.model import build_processor
+    from transformers import VideoMAEImageProcessor
 
-    return build_processor(preset)
+    from helpers.pretrain import base_checkpoint
+
+    return VideoMAEImageProcessor.from_pretrained(base_checkpoint(preset))
 
 
 @pytest.mark.parametrize("pipeline", ["pytorchvideo", "fast"])

@@ -12,9 +12,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from helpers.compare import compare_starts
 from helpers.config import get_preset
 from helpers.data import class_names, get_dataset, label_maps
-from helpers.pretrain import compare_starts
 from helpers.train import run_training
 
 pytestmark = pytest.mark.learning

@@ -202,7 +202,7 @@ def test_a_start_checkpoint_made_for_other_clips_stops_before_any_training(prese
     other = dataclasses.replace(preset, num_frames=2 * preset.num_frames)
     folder = save_checkpoint(small_model(other), processor(other), tmp_path / "sixteen")
     with pytest.raises(ValueError, match=rf"{folder} was made for other clips: num_frames {other.num_frames}"):
-        helpers.model.base_checkpoint(dataclasses.replace(preset, model=str(folder)))
+        helpers.pretrain.base_checkpoint(dataclasses.replace(preset, model=str(folder)))
 
 
 def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(preset, tiny_dataset, monkeypatch,
@@ -216,7 +216,7 @@ def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(prese
     assert len(losses) == 2 and (tmp_path / "data" / "checkpoints") in Path(folder).parents
     made = (Path(folder) / "model.safetensors").stat().st_mtime_ns
     capsys.readouterr()
-    assert helpers.model.base_checkpoint(small) == folder
+    assert helpers.pretrain.base_checkpoint(small) == folder
     assert "Reusing" in capsys.readouterr().out
     assert (Path(folder) / "model.safetensors").stat().st_mtime_ns == made
     other, _ = helpers.pretrain.pretrain_preset(dataclasses.replace(small, mask_ratio=0.5))

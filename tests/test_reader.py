@@ -214,13 +214,15 @@ def dataset_of(awkward: dict[str, Path], folder: Path, twin: str) -> Path:
 
 @pytest.mark.parametrize("twin", ["phone", "thumbnail_first"])
 def test_the_guides_pipeline_and_evaluation_see_the_twins_alike(awkward, tmp_path, twin):
+    from transformers import VideoMAEImageProcessor
+
     from helpers.config import get_preset
-    from helpers.model import build_processor
+    from helpers.pretrain import base_checkpoint
     from helpers.train import make_datasets
 
     preset = dataclasses.replace(get_preset("smoke"), num_workers=0)
     root = dataset_of(awkward, tmp_path / "data", twin)
-    processor = build_processor(preset)
+    processor = VideoMAEImageProcessor.from_pretrained(base_checkpoint(preset))
     val = make_datasets(preset, root, processor)["val"]
     clips = {sample["label"]: sample["video"] for sample in val}
     assert clips[0].shape == clips[1].shape
