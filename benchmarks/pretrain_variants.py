@@ -69,18 +69,42 @@ EPILOG = "options (--options JSON, keys):\n" + "".join(f"  {k:13} {v}\n" for k, 
 
 def patch_rendering(grain: float | None, stripes: float | None, floor: float | None = None) -> None:
     """Change how ``helpers.synthetic`` draws videos from now on: ``grain`` scales the background's noise
-    (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart (``STRIPES``),
-    ``floor`` draws a still wave that many grey levels high on the background (``FLOOR``). Grain and stripes draw the
-    same random numbers as the originals, the wave three more after all of them, so every video differs by that
-    change only."""
+    (``GRAIN``), ``stripes`` darkens the bar in stripes across its length, ``stripes`` pixels apart, ``floor`` draws
+    a still wave that many grey levels high on the background. Grain and stripes draw the same random numbers as the
+    originals, the wave three more after the background's, so every video differs by that change only."""
+    import numpy as np
+
     from helpers import synthetic as S
 
     if grain is not None:
         S.GRAIN *= grain
-    if stripes is not None:
-        S.STRIPES = stripes
-    if floor is not None:
-        S.FLOOR = floor
+    if floor:
+        background = S._background
+
+        def with_floor(rng: np.random.Generator) -> np.ndarray:
+            image = background(rng)
+            y, x = np.mgrid[0:S.HEIGHT, 0:S.WIDTH] / np.array([S.HEIGHT, S.WIDTH])[:, None, None]
+            angle, period, phase = rng.uniform(0, np.pi), rng.uniform(20, 40) * S.SCALE, rng.uniform(0, 2 * np.pi)
+            wave = np.sin(2 * np.pi * (x * S.WIDTH * np.cos(angle) + y * S.HEIGHT * np.sin(angle)) / period + phase)
+            return image + floor / 2 * wave[..., None]
+
+        S._background = with_floor
+    if stripes:
+        draw = S._draw_bar
+
+        def with_stripes(frame, x0, y0, r, angle, half_w, half_h, colour, tip_colour) -> None:
+            draw(frame, x0, y0, r, angle, half_w, half_h, colour, tip_colour)
+            top, left = max(0, int(y0) - r), max(0, int(x0) - r)
+            bottom, right = min(S.HEIGHT, int(y0) + r), min(S.WIDTH, int(x0) + r)
+            if bottom <= top or right <= left:
+                return
+            y, x = np.mgrid[top:bottom, left:right].astype(np.float32)
+            u = np.cos(angle) * (x - x0) + np.sin(angle) * (y - y0)
+            v = -np.sin(angle) * (x - x0) + np.cos(angle) * (y - y0)
+            body = (np.abs(u) < half_w) & (np.abs(v) < half_h) & ~(u > half_w * 0.5)  # the tip keeps its colour
+            frame[top:bottom, left:right][body & (np.sin(2 * np.pi * u / stripes) > 0)] = colour * 0.55
+
+        S._draw_bar = with_stripes
 
 
 def start_folder(preset: Preset, folder: Path, final_ln: bool, overrides: dict | None) -> Path:

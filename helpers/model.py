@@ -150,7 +150,7 @@ def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     import shutil
 
     if folder.is_dir() and not (folder / "model.safetensors").is_file():
-        shutil.rmtree(folder, ignore_errors=True)  # a folder left without weights by an earlier version: remade
+        shutil.rmtree(folder, ignore_errors=True)  # a folder without weights (emptied by hand) is made again
     try:
         tmp.rename(folder)
     except OSError:  # another process wrote it first: theirs is the same

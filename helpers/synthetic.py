@@ -9,7 +9,6 @@ only tell them apart by the order of the frames.
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,18 +20,16 @@ from tqdm.auto import tqdm
 
 from helpers.video import write_video
 
-# 160x120, a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and decoding a quarter of the
-# pixels made the guide's pipeline about 2.3 times faster per clip (18.9 against 8.3 ms on 2 cores)
+# 160x120, a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and a quarter of the pixels decodes
+# much faster (benchmarks/RESULTS.md)
 WIDTH, HEIGHT, FPS = 160, 120, 25
 SCALE = WIDTH / 320  # the bar's sizes below are given for 320x240 frames
 MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short video takes
 # in a video longer than that, one move or turn takes this long and the motion goes on: a training clip (1.07 s on
 # the cpu preset) then sees about as much of it as it sees of a whole short video
 LONG_MOTION_SECONDS = (1.2, 1.5)
-GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240 (benchmarks.pretrain_variants)
-FLOOR = 0  # > 0: a static wave pattern on the background, this many grey levels high (benchmarks.pretrain_variants)
-STRIPES = 0  # > 0: the bar painted darker in stripes this many pixels apart (benchmarks.pretrain_variants)
-RENDERING = 7  # bumped when the rendering changes, so that datasets made by an older one are made again
+GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240
+RENDERING = 7  # part of a dataset's fingerprint: changed with the drawing, so that a dataset drawn otherwise is remade
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
@@ -59,12 +56,7 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     image = a * (1 - t[..., None]) + b * t[..., None]
     # grain of GRAIN grey levels at 320x240, the size the bar is drawn for; a frame of a quarter of the pixels is
     # what 320x240 frames averaged 2x2 look like, so its grain is half as strong
-    image = image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
-    if FLOOR:  # drawn last, so that every other random number of the video stays as it was
-        angle, period, phase = rng.uniform(0, np.pi), rng.uniform(20, 40) * SCALE, rng.uniform(0, 2 * np.pi)
-        wave = np.sin(2 * np.pi * (x * WIDTH * np.cos(angle) + y * HEIGHT * np.sin(angle)) / period + phase)
-        image = image + FLOOR / 2 * wave[..., None]
-    return image
+    return image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
 
 
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -79,7 +71,7 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
     on at that pace: in a long video the bar grows slower, over the whole video."""
     t = np.linspace(0.0, 1.0, num_frames)
     # how many short motions the video lasts; a video no longer than the longest one shows a single motion, start to
-    # end, in the frame (drawn as it always was: the same seed gives the same video as before longer ones existed)
+    # end, in the frame
     seconds = num_frames / FPS
     motions = 1.0 if seconds <= MOTION_SECONDS[1] else max(1.0, seconds / rng.uniform(*LONG_MOTION_SECONDS))
     half_w, half_h = rng.uniform(46, 60) * SCALE, rng.uniform(13, 18) * SCALE  # a bar, so rotation shows
@@ -105,7 +97,7 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
         stretch = min(motions, 2.0)
         small = rng.uniform(0.4, 0.55) / stretch**0.6
         large = rng.uniform(1.3, 1.6) * stretch**0.25
-        # one growth: as it always was; a longer one: the same ratio per second throughout
+        # one growth: linear; a longer one: the same ratio per second throughout
         scale = small + t * (large - small) if motions == 1.0 else small * (large / small) ** t
     if motion == "RotateClockwise":
         angle = angle + t * rng.uniform(0.75, 1.0) * np.pi * motions  # image y points down: + is clockwise
@@ -143,8 +135,6 @@ def _draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, hal
     inside = (np.abs(u) < half_w) & (np.abs(v) < half_h)
     window = frame[top:bottom, left:right]
     window[inside] = colour
-    if STRIPES:
-        window[inside & (np.sin(2 * np.pi * u / STRIPES) > 0)] = colour * 0.55
     window[inside & (u > half_w * 0.5)] = tip_colour
 
 
@@ -216,16 +206,8 @@ def _foreign_files(root: Path) -> list[Path]:
     """The files under ``root`` that the generator did not write: all of them unless its marker lists them."""
     marker = root / MARKER
     listed = set(marker.read_text().splitlines()[1:]) if marker.is_file() else set()
-    old_names = None
-    if marker.is_file() and not listed:  # a marker from before it listed the files: the generator's names count
-        names = "|".join(re.escape(name) for pair in PAIRS for name in pair)
-        old_names = re.compile(rf"(train|val|test)/({names})/v_\2_g\d+_c\d+\.avi")
-    foreign = []
-    for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
-        relative = path.relative_to(root).as_posix()
-        if not (path == marker or relative in listed or (old_names and old_names.fullmatch(relative))):
-            foreign.append(path)
-    return foreign
+    return [path for path in sorted(p for p in root.rglob("*") if not p.is_dir())
+            if path != marker and path.relative_to(root).as_posix() not in listed]
 
 
 def _make_room(root: Path) -> None:
