@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from helpers import synthetic
 from helpers.config import DATA_DIR, Preset, shown
+from helpers.runs import folder_lock
 from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, video_info
 
 SPLITS = ("train", "val", "test")
@@ -68,7 +69,7 @@ def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
     root = Path(data_dir) / "UCF101_subset"
     if (root / ".complete").exists():
         return root
-    with synthetic.folder_lock(root, "downloading and extracting"):
+    with folder_lock(root, "downloading and extracting"):
         if (root / ".complete").exists():
             return root  # another process did it while this one waited
         return _download_and_extract(Path(data_dir), root)

@@ -35,7 +35,7 @@ from transformers import (
 from helpers.config import DATA_DIR, TUBELET_SIZE, Preset, shown
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import _quiet_progress, check_checkpoint, scratch_checkpoint, write_model_files
-from helpers.synthetic import folder_lock
+from helpers.runs import folder_lock
 from helpers.transforms import frame_size, scale_range
 
 MASK_RATIO = 0.9  # VideoMAE's tube masking ratio for video (images need less: 0.75 in MAE)

@@ -4,8 +4,9 @@ Used by ``helpers.train`` (the script, and ``new_run_dir`` in 04_train and 06_fa
 ``helpers.tutorial``. What a learner would skip:
 
 - ``hold_run_folder``: a lock on ``<folder>/.lock``, so that a second training started on the same folder is
-  refused instead of mixing its checkpoints with the first one's. The lock is the operating system's (``flock``, as
-  ``helpers.synthetic.folder_lock``): it goes with the process, so a killed one leaves nothing stuck.
+  refused instead of mixing its checkpoints with the first one's; ``folder_lock`` makes a second writer wait instead
+  (the generator, the download, pretraining). Both are the operating system's lock (``flock``): it goes with the
+  process, so a killed one leaves nothing stuck.
 - ``check_writable`` and ``clear_write_errors``: a read-only folder or a full disk, met before or during training,
   stops with one message that names the folder and the fix instead of a traceback from deep inside torch.save
   (``unexpected pos 5248 vs 5140``). A checkpoint cut off by a full disk is removed; the earlier ones are kept.
@@ -140,7 +141,28 @@ def clear_write_errors(run_dir: Path, doing: str = "Saving a checkpoint") -> Ite
         raise OutputError(message) from None
 
 
-# --- one training per folder -------------------------------------------------------------------------------------
+# --- locks: one writer per folder -------------------------------------------------------------------------------------
+
+@contextmanager
+def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
+    """Hold an exclusive lock on ``<folder>.lock`` while one process writes ``folder``; yield the lock file.
+
+    Another process (a second training process, a second run) waits, then finds the work done. The lock is the
+    operating system's (``flock``): it goes with the process that holds it, so one that was killed leaves nothing
+    stuck. Used by the built-in dataset's generator, the download and pretraining."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder.with_name(folder.name + ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"Waiting for another process that is {doing} {folder} (it holds {lock.lock_file}) ...", flush=True)
+        lock.acquire()
+    try:
+        yield Path(lock.lock_file)
+    finally:
+        lock.release()
+
 
 _held: dict[Path, FileLock] = {}  # run folder -> this process's lock on it
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
+from helpers.runs import folder_lock
 from helpers.video import write_video
 
 # 160x120, a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and a quarter of the pixels decodes
@@ -179,27 +177,6 @@ def is_current(root: Path, rows: list[tuple]) -> bool:
     """True if ``root`` holds a finished dataset made from exactly this plan."""
     marker = Path(root) / MARKER
     return marker.is_file() and marker.read_text().partition("\n")[0].endswith(f"plan {plan_signature(rows)}")
-
-
-@contextmanager
-def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
-    """Hold an exclusive lock on ``<folder>.lock`` while one process writes ``folder``; yield the lock file.
-
-    Another process (a second training process, a second run) waits, then finds the work done. The lock is the
-    operating system's (``flock``): it goes with the process that holds it, so one that was killed leaves nothing
-    stuck. Also used by ``helpers.data.download_ucf101_subset``."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder.with_name(folder.name + ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        print(f"Waiting for another process that is {doing} {folder} (it holds {lock.lock_file}) ...", flush=True)
-        lock.acquire()
-    try:
-        yield Path(lock.lock_file)
-    finally:
-        lock.release()
 
 
 def _foreign_files(root: Path) -> list[Path]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from test_data import fill_hub_cache
 
-from helpers.synthetic import MARKER, folder_lock, generate
+from helpers.runs import folder_lock
+from helpers.synthetic import MARKER, generate
 
 GENERATE = (
     "import dataclasses, sys; from pathlib import Path; from helpers.config import get_preset; "
