@@ -6,6 +6,8 @@ import multiprocessing
 import os
 import platform
 import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,7 +63,7 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
                                                                                   (2, 0.15)))
     noise /= noise.std()
     base, tint = rng.uniform(40, 200, 3).astype(np.float32), rng.uniform(15, 35, 3).astype(np.float32)
-    return np.clip(base + noise[..., None] * tint, 0, 255)
+    return np.clip(base + noise[..., None] * tint, 3 * GRAIN, 255 - 3 * GRAIN)  # room for the grain
 
 
 def _scene(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -106,7 +108,7 @@ def draw_video(index: int, seconds: float = 7.0) -> np.ndarray:
         start, velocity = rng.uniform(0, [HEIGHT, WIDTH]), rng.uniform(-60, 60, 2)  # pixels per second
         objects.append((painted, behind, start, velocity, rng.uniform(0, 2 * np.pi)))
     # grain: random windows of one large noise field, much cheaper than new noise for every frame
-    grain = rng.normal(0, GRAIN, (HEIGHT + 64, WIDTH + 64, 1)).astype(np.float32)
+    grain = np.clip(rng.normal(0, GRAIN, (HEIGHT + 64, WIDTH + 64, 1)), -3 * GRAIN, 3 * GRAIN).astype(np.float32)
     shifts = rng.integers(0, 64, (num_frames, 2))
     video = np.empty((num_frames, HEIGHT, WIDTH, 3), np.uint8)
     for i in range(num_frames):
@@ -128,7 +130,7 @@ def draw_video(index: int, seconds: float = 7.0) -> np.ndarray:
             frame[rows, cols] += painted[inside]
         dy, dx = shifts[i]
         frame += grain[dy:dy + HEIGHT, dx:dx + WIDTH]
-        np.clip(frame, 0, 255, out=video[i], casting="unsafe")
+        video[i] = frame  # within 0-255 by construction: textures keep 3 grain deviations from either end
     return video
 
 
@@ -150,12 +152,14 @@ def write_file(path: Path, index: int, seconds: float = 7.0) -> Path:
     return path
 
 
+PROJECT = Path(__file__).resolve().parents[1]
+_DRAW = ("import sys; from pathlib import Path; from benchmarks.common import write_file; "
+         "[write_file(Path(p), int(i), float(sys.argv[1])) for i, p in zip(sys.argv[2::2], sys.argv[3::2])]")
+
+
 def make_files(root: Path, count: int, seconds: float = 7.0, classes: int = 4) -> tuple[list[Path], list[int]]:
     """``count`` UCF-shaped files (320x240 MPEG-4 AVI, 25 fps, ``BIT_RATE``) in ``root/<Class>/``, file ``i`` the
-    same whenever drawn; returns paths and labels. Drawn in parallel on all cores, in spawned processes (call it
-    under ``if __name__ == "__main__":``, as ``run_in_child``)."""
-    from concurrent.futures import ProcessPoolExecutor
-
+    same whenever drawn; returns paths and labels. Drawn on all cores."""
     names = [f"Class{c}" for c in range(classes)]
     labels = [i % classes for i in range(count)]
     paths = [Path(root) / names[label] / f"v_{names[label]}_g{i:02d}_c01.avi" for i, label in enumerate(labels)]
@@ -163,9 +167,15 @@ def make_files(root: Path, count: int, seconds: float = 7.0, classes: int = 4) -
     if workers <= 1:
         for i, path in enumerate(paths):
             write_file(path, i, seconds)
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(write_file, paths, range(count), [seconds] * count))
+        return paths, labels
+    # plain child interpreters that import this module only: a multiprocessing child would import the caller's
+    # main module too (torch, transformers: seconds each)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
+    children = [subprocess.Popen([sys.executable, "-c", _DRAW, str(seconds),
+                                  *[str(x) for i in range(w, count, workers) for x in (i, paths[i])]], env=env)
+                for w in range(workers)]
+    if any([child.wait() for child in children]):
+        raise RuntimeError(f"drawing the benchmark's files into {root} failed (see the error above)")
     return paths, labels
 
 
