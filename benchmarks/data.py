@@ -29,6 +29,7 @@ from benchmarks.common import (
     NUM_FRAMES,
     SIZE,
     STD,
+    describe_file,
     device_line,
     make_files,
     peak_mb,
@@ -175,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"versions: {versions()}")
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         start = time.perf_counter()
-        make_files(Path(tmp), args.files, args.seconds)
-        print(f"files: {args.files} UCF-shaped videos (320x240 MPEG-4 AVI, 25 fps, {args.seconds:g} s), "
-              f"written in {time.perf_counter() - start:.1f} s")
+        paths, _ = make_files(Path(tmp), args.files, args.seconds)
+        print(f"files: {args.files} UCF-shaped videos, drawn and written in {time.perf_counter() - start:.1f} s; "
+              f"the first, as read back: {describe_file(paths[0])}")
         print(f"setup: batch {args.batch}, {args.workers} loader workers, {args.clips} clips timed after "
               f"{args.warmup} warm-up batches; main process torch threads {args.threads or torch.get_num_threads()}; "
               f"train transforms, {NUM_FRAMES} frames at {SIZE}x{SIZE}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
-from benchmarks.common import device_line, make_files, peak_mb, versions
+from benchmarks.common import describe_file, device_line, make_files, peak_mb, versions
 from benchmarks.data import fast_loader, guide_loader
 
 NUM_LABELS = 4
@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.workers} loader workers; {args.steps} timed steps after {args.warmup}")
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        make_files(Path(tmp), args.files)
+        start = time.perf_counter()
+        paths, _ = make_files(Path(tmp), args.files)
+        print(f"files: {args.files} UCF-shaped videos, drawn and written in {time.perf_counter() - start:.1f} s; "
+              f"the first, as read back: {describe_file(paths[0])}")
         for batch_size in [int(b) for b in args.batches.split(",")]:
             runs = {"device tensors": synthetic_batches(batch_size, config, device),
                     "fast pipeline": loader_batches(fast_loader, Path(tmp), batch_size, args.workers, config, device)}
