@@ -205,7 +205,7 @@ def describe_file(path: Path) -> str:
     f = file_facts(path)
     return (f"{f['width']}x{f['height']} {f['codec']} ({f['fourcc']}, {f['pix_fmt']}) in {Path(path).suffix[1:]}, "
             f"{f['fps']:g} fps, {f['seconds']:.2f} s ({f['frames']} frames), {f['kbit_s']:.0f} kbit/s video, "
-            f"a keyframe every {f['keyframe_every']:.0f} frames, {f['bytes'] / 1e6:.2f} MB ({Path(path).name})")
+            f"one keyframe per {f['keyframe_every']:.0f} frames, {f['bytes'] / 1e6:.2f} MB ({Path(path).name})")
 
 
 def versions() -> str:

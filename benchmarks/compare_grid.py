@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import describe_file, device_line, versions
 from helpers.compare import finetune_curve, first_groups
 from helpers.config import get_preset
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos
@@ -41,6 +42,8 @@ def main() -> None:
     label2id, id2label = label_maps(class_names(root))
     train = first_groups(root, "train", label2id, preset.compare_groups)
     val = labelled_videos(root, "val", label2id)
+    print(f"machine: {device_line()}; {versions()}", flush=True)
+    print(f"videos: {root}; the first training video, as read back: {describe_file(train[0][0])}", flush=True)
     starts = {"pretrained": pretrain_preset(preset)[0], "random": start_checkpoint(preset)}
     print(f"{len(train[0])} labelled training videos, {len(val[0])} validation videos, {steps} steps, "
           f"rates {options.rates}, seeds {options.seeds}", flush=True)

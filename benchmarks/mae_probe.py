@@ -97,10 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import VideoMAEImageProcessor
     from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+    from benchmarks.common import describe_file, device_line, versions
     from helpers.config import TUBELET_SIZE, get_preset
     from helpers.pretrain import pretraining_optimizer, tube_mask
 
     preset = get_preset("cpu")
+    print(json.dumps({"machine": device_line(), "versions": versions()}), flush=True)
     ratio = args.mask_ratio or preset.mask_ratio
     learning_rate = args.learning_rate or preset.pretrain_learning_rate
     start, model = new_model(preset, args.decoder_width)
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         processor = VideoMAEImageProcessor.from_pretrained(start)
         transform = VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
         paths = unlabelled_videos(preset)
+        print(json.dumps({"videos": len(paths), "first, as read back": describe_file(paths[0])}), flush=True)
         dataset = FastVideoDataset(paths, [0] * len(paths), frames_per_clip, preset.clip_duration, train=True,
                                    short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
 

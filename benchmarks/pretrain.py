@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import device_line, versions
+from benchmarks.common import describe_file, device_line, versions
 from helpers.config import DATA_DIR, Preset, get_preset, validate
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos, list_videos, parse_name
 from helpers.pretrain import CACHE_MB, pretrain_preset
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     roots = {"full": root, "small": small_root}
     unlabelled = list_videos(root)["train"]
     counts = {"full": len(unlabelled), "small": len(list_videos(small_root)["train"])}
+    print(f"Videos: {root}, {counts['full']} training videos; the first, as read back: "
+          f"{describe_file(unlabelled[0])}", flush=True)
     steps = args.finetune_steps or preset.num_epochs * math.ceil(counts["full"] / preset.batch_size)
     # the small set's folder is not the generator's (get_dataset would make its own val and test videos)
     presets = {size: validate(dataclasses.replace(

@@ -7,6 +7,8 @@ options; minutes per variant on a 2-core machine). NAME names the printed lines 
 ``$TUTORIAL_DATA``, as everywhere in the project.
 
 What one call does, and how:
+- First it names its inputs: ``NAME machine ...`` (cores, CPU, GPU, versions) and ``NAME videos ...``, the first
+  training video as read back (size, codec, bit rate).
 - Pretraining (``helpers.pretrain.pretrain``) on the training split of the cpu preset's videos (``VC_*`` variables
   apply), without labels, from the random weights of ``helpers.model.scratch_checkpoint``: the preset's steps,
   pretraining learning rate and clips per step (3e-4 and 16 on cpu), mask ratio 0.9, ``norm_pix_loss``, unless
@@ -41,6 +43,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
+from benchmarks.common import describe_file, device_line, versions
 from helpers.config import DATA_DIR, PROJECT_ROOT, Preset, get_preset
 
 OPTIONS = {  # this script's own options, with their defaults in the text
@@ -184,6 +187,9 @@ def run(name: str, options: dict, output_dir: Path) -> None:
 
     root = get_dataset(preset)
     paths = P.unlabelled_videos(preset)
+    print(name, "machine", device_line(), versions(), flush=True)
+    print(name, "videos", root, len(paths), "training videos; the first, as read back:", describe_file(paths[0]),
+          flush=True)
     out = output_dir / name
     if reuse:
         checkpoint = Path(reuse)
