@@ -32,16 +32,38 @@ from tqdm.auto import tqdm
 from helpers import synthetic
 from helpers.config import DATA_DIR, Preset, shown
 from helpers.runs import folder_lock
-from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, video_info
+from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, unreadable, user_name, video_info
 
 SPLITS = ("train", "val", "test")
 HUB_REPO = "sayakpaul/ucf101-subset"
 HUB_FILE = "UCF101_subset.tar.gz"
+OFFLINE_DATA_FIX = ", or use PRESET=cpu, whose built-in dataset needs no network"
 NAME_PATTERN = re.compile(r"^v_(?P<label>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
 
 
 class DataError(ValueError):
     """The data folder is not usable; the message says what to do."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of the traceback: in a notebook the message, which names the file and
+        # the fix, is the whole error
+        return [f"DataError: {self}"]
+
+
+def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, fix: str = "") -> None:
+    """Offline (``HF_HUB_OFFLINE=1``), a DataError naming the repository, the file and how to get it when the
+    Hugging Face cache lacks it, instead of the Hub's "An error happened while trying to locate the file". Online,
+    or with the file cached, nothing: ``hf_hub_download`` then downloads it or reads it from the cache.
+
+    Introduced in 01_load_data, before the guide's ``hf_hub_download``."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if not constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(repo_id, filename, repo_type=repo_type),
+                                                   str):
+        return
+    raise DataError(f"{repo_id} ({filename}) is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+                    f"HF_HUB_OFFLINE=1 forbids downloading it: run once online (unset HF_HUB_OFFLINE), or point "
+                    f"HF_HOME at a cache that holds it{fix}.")
 
 
 # --- getting the data ---------------------------------------------------------------
@@ -78,6 +100,7 @@ def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
 def _download_and_extract(data_dir: Path, root: Path) -> Path:
     from huggingface_hub import hf_hub_download
 
+    check_hub_cache(HUB_REPO, HUB_FILE, "dataset", OFFLINE_DATA_FIX)
     archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
     if not verify_download(archive):
         print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
@@ -173,6 +196,8 @@ class FolderScan:
     deeper: dict[str, list[Path]] = field(default_factory=dict)  # class -> videos in its sub-folders: used
     loose: list[Path] = field(default_factory=list)  # videos in no class folder: not used
     empty: list[Path] = field(default_factory=list)  # class folders without a video: not a class
+    linked: dict[Path, int] = field(default_factory=dict)  # sub-folder that is a symlink -> its videos: not used
+    unreadable: list[Path] = field(default_factory=list)  # folders this user may not list: their videos not used
 
 
 def is_system_file(path: Path) -> bool:
@@ -187,14 +212,28 @@ def group_of(path: Path, label: str, relative: str) -> str:
     return f"{label}/g{int(found[-1]):02d}" if found else relative
 
 
+def _listable(folder: Path) -> bool:
+    return os.access(folder, os.R_OK | os.X_OK)
+
+
 def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
-    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``."""
+    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``.
+
+    The walk does not enter sub-folders that are symlinks (one could pull in another class's videos, or loop): their
+    videos are counted in ``scan.linked``, as sub-folders that cannot be read are in ``scan.unreadable``."""
+    if not _listable(folder):
+        scan.unreadable.append(folder)
+        return []
     videos = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if any(is_system_file(part) for part in relative.parts):
             if path.is_file():
                 scan.system.append(path)
+        elif path.is_dir() and path.is_symlink():
+            scan.linked[path] = sum(1 for p in path.rglob("*") if is_video_name(p) and p.is_file())
+        elif path.is_dir() and not _listable(path):
+            scan.unreadable.append(path)
         elif path.is_file():
             if not is_video_name(path):
                 scan.others.append(path)
@@ -208,13 +247,20 @@ def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
 
 
 def _class_folders(folder: Path, scan: FolderScan) -> dict[str, list[Path]]:
-    """{class: its videos} for the class folders in ``folder``; files beside them are counted in ``scan``."""
-    classes = {}
+    """{class: its videos} for the class folders in ``folder``; files beside them are counted in ``scan``. A class
+    folder may be a symlink, but not to another class folder: a DataError names both."""
+    classes, real = {}, {}
     for path in sorted(folder.iterdir()):
         if is_system_file(path):
             if path.is_file():
                 scan.system.append(path)
         elif path.is_dir():
+            same = real.setdefault(path.resolve(), path)
+            if same != path:
+                link, other = (path, same) if path.is_symlink() else (same, path)
+                raise DataError(f"{link} is the same folder as {other} (a symlink to it), so the class "
+                                f"{link.name!r} would learn the videos of {other.name!r}. Remove the link, or put "
+                                f"{link.name!r}'s own videos in a real folder there.")
             videos = _class_videos(path, path.name, scan)
             if videos:
                 classes[path.name] = videos
@@ -302,6 +348,8 @@ def video_table(source: Path) -> list[VideoRow]:
     if scan.loose:
         warnings.warn(f"Skipped {len(scan.loose)} videos that are in no class folder, e.g. {scan.loose[0]}: move "
                       "them into the folder of their class to use them", stacklevel=2)
+    for line in _left_out(scan):
+        warnings.warn(f"Skipped {line}", stacklevel=2)
     return rows
 
 
@@ -363,16 +411,17 @@ def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> 
     return {key: sorted(splits) for key, splits in seen.items() if len(splits) > 1}
 
 
-# verdicts of scan_videos in this process, by (path, size, modification time): a file that changes is checked again
-_SCANNED: dict[tuple[str, int, int], dict | str] = {}
+# verdicts of scan_videos in this process, by (path, size, modification and change times): a file that changes, or
+# whose permissions change, is checked again
+_SCANNED: dict[tuple[str, int, int, int], dict | str] = {}
 
 
-def _scan_key(path: Path) -> tuple[str, int, int] | None:
+def _scan_key(path: Path) -> tuple[str, int, int, int] | None:
     try:
         stat = Path(path).stat()
     except OSError:
         return None  # missing or unreadable: video_info says why, and nothing is remembered
-    return str(path), stat.st_size, stat.st_mtime_ns
+    return str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
@@ -464,7 +513,10 @@ def identical_files(paths: list[Path]) -> list[list[Path]]:
         if len(same_size) > 1:
             by_hash = defaultdict(list)
             for path in same_size:
-                by_hash[_sha256(path)].append(path)
+                try:
+                    by_hash[_sha256(path)].append(path)
+                except PermissionError:
+                    raise DataError(unreadable(path)) from None
             found += [sorted(copies) for copies in by_hash.values() if len(copies) > 1]
     return sorted(found)
 
@@ -737,6 +789,7 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
                        "one to use them")
     if scan.empty:
         skipped.append(f"{len(scan.empty)} folder(s) without a video ({', '.join(p.name for p in scan.empty[:3])})")
+    skipped += _left_out(scan)
     if skipped:
         lines.append("  not used: " + "; ".join(skipped))
     counts = Counter((row.label, row.split) for row in rows)
@@ -747,6 +800,21 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
         numbers = [sum(counts[(name, split)] for name in labels) if label == "(all)" else counts[(label, split)]
                    for split in SPLITS]
         lines.append(f"  {label}{' ' * (width - _width(label))}  " + " ".join(f"{n:5d} " for n in numbers).rstrip())
+    return lines
+
+
+def _left_out(scan: FolderScan) -> list[str]:
+    """What the walk could not or would not enter, with the fix: sub-folders that are symlinks, unreadable folders."""
+    lines = []
+    if scan.linked:
+        first = next(iter(scan.linked))
+        lines.append(f"{sum(scan.linked.values())} video(s) in {len(scan.linked)} sub-folder(s) that are symlinks "
+                     f"(e.g. {first.parent.name}/{first.name}): links inside a class folder are not followed; move "
+                     "or copy the videos there to use them")
+    if scan.unreadable:
+        lines.append(f"{len(scan.unreadable)} folder(s) that user {user_name()} may not read (e.g. "
+                     f"{scan.unreadable[0]}, permission denied), their videos unseen: chmod -R a+rX "
+                     f"'{scan.unreadable[0]}' to use them")
     return lines
 
 

@@ -100,6 +100,10 @@ def check_checkpoint(checkpoint: str) -> str:
         )
     if looks_local:
         check_model_files(path, BASE_FIX)
+    else:
+        from helpers.data import check_hub_cache
+
+        check_hub_cache(checkpoint, "config.json", fix=", or set VC_MODEL=scratch to start from random weights")
     return checkpoint
 
 

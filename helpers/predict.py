@@ -53,13 +53,14 @@ def check_model_folder(model_dir: Path, preset=None) -> Path:
                      "config.json with --model.")
         what = "no such model folder" if not model_dir.is_dir() else "not a model folder (no config.json)"
         raise ModelFolderError(f"{model_dir}: {what}. {train}")
+    check_model_files(model_dir, TRAINED_FIX)  # first: a model of another type needs another project, not a processor
     if not any((model_dir / name).is_file() for name in PROCESSOR_FILES):
         raise ModelFolderError(
             f"{model_dir}: no preprocessor_config.json, so the frames cannot be resized and normalized as in "
             "training. Save the image processor next to the model: image_processor.save_pretrained(folder), or "
             "pass processing_class=image_processor to the Trainer before trainer.save_model()."
         )
-    return check_model_files(model_dir, TRAINED_FIX)
+    return model_dir
 
 
 def load_classifier(model_dir: Path):

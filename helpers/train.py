@@ -327,6 +327,35 @@ def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
     return {"pixel_values": pixel_values, "labels": labels}
 
 
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` (or, if it does not exist yet, the nearest parent that does) can be written."""
+    folder = Path(folder).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def writable_metric_caches() -> None:
+    """Point ``evaluate``'s module and metric caches at a private temporary folder when they cannot be written (a
+    read-only ``HOME`` or ``HF_HOME``, such as a shared, pre-filled cache): ``evaluate.load`` copies the metric's
+    script there and the metric keeps its predictions there, so it would fail at the first evaluation."""
+    import atexit
+    import tempfile
+
+    caches = ("HF_MODULES_CACHE", "HF_METRICS_CACHE")
+    if all(_writable(getattr(evaluate.config, name)) for name in caches):
+        return
+    private = Path(tempfile.mkdtemp(prefix="vc-evaluate-"))  # not a fixed name: the modules cache holds code
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    for name in caches:
+        if not _writable(getattr(evaluate.config, name)):
+            setattr(evaluate.config, name, private / name.removeprefix("HF_").lower())
+
+
+# at import, so that notebook 04's own evaluate.load finds writable caches too
+writable_metric_caches()
+
+
 def load_accuracy():
     """The accuracy metric through ``evaluate``, from the project's own module: no network needed."""
     return evaluate.load(str(METRIC_DIR))

@@ -113,6 +113,8 @@ def check_file(path: Path) -> Path:
         raise VideoError(f"{path}: no such file. Check the path.")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
+    if not os.access(path, os.R_OK):
+        raise VideoError(unreadable(path))
     if path.suffix.lower() in RAW_SUFFIXES:
         raise raw_stream(path, path.suffix.lower().lstrip("."))
     if not is_video_name(path):
@@ -121,6 +123,22 @@ def check_file(path: Path) -> Path:
             f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: ffmpeg -i '{path}' out.mp4"
         )
     return path
+
+
+def user_name() -> str:
+    """Who this process runs as, as permission messages name it."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a user id without a name (containers)
+        return f"id {os.geteuid()}"
+
+
+def unreadable(path: Path) -> str:
+    """The message for a file this process may not read: a permission problem, not a damaged video."""
+    return (f"{path}: not readable by user {user_name()} (permission denied); the video itself may be fine. Make it "
+            f"readable: chmod a+r '{path}' (or run as its owner), or remove it.")
 
 
 def raw_stream(path: Path, codec: str) -> VideoError:

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.config import get_preset
 from helpers.data import (
     DataError,
     class_names,
     groups_in_several_splits,
     label_maps,
     list_videos,
+    own_dataset,
     safe_extract,
     scan_videos,
     verify_download,
@@ -79,6 +81,41 @@ def test_videos_in_no_class_folder_are_counted_and_in_sub_folders_are_used(datas
     with pytest.warns(UserWarning, match="Skipped 1 videos that are in no class folder"):
         videos = list_videos(dataset_copy)
     assert deeper in videos["train"] and loose not in videos["train"]
+
+
+def class_folders_from(dataset: Path, root: Path) -> Path:
+    """The dataset's videos as class folders without splits (``<Class>/<videos>``), the split step's input."""
+    for video in dataset.glob("*/*/*.avi"):
+        (root / video.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(video, root / video.parent.name / video.name)
+    return root
+
+
+def test_a_class_folder_that_links_to_another_class_is_named(tiny_dataset, tmp_path, monkeypatch):
+    root = class_folders_from(tiny_dataset, tmp_path / "videos")
+    (root / "Twin").symlink_to("MoveUp")
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
+    with pytest.raises(DataError, match=r"Twin is the same folder as .*MoveUp \(a symlink to it\).*Remove the link"):
+        own_dataset(get_preset("smoke", data_dir=str(root)))
+
+
+def test_a_class_folder_that_links_to_another_class_is_named_in_the_split_layout(dataset_copy):
+    (dataset_copy / "train" / "Twin").symlink_to(dataset_copy / "train" / "MoveUp")
+    with pytest.raises(DataError, match=r"Twin is the same folder as .*MoveUp"):
+        list_videos(dataset_copy)
+
+
+def test_videos_in_a_sub_folder_that_is_a_symlink_are_counted(tiny_dataset, tmp_path, monkeypatch, capsys):
+    root = class_folders_from(tiny_dataset, tmp_path / "videos")
+    elsewhere = tmp_path / "more"
+    elsewhere.mkdir()
+    for video in sorted((root / "MoveUp").glob("*.avi"))[:2]:
+        shutil.copy(video, elsewhere / video.name.replace("_c", "_x"))
+    (root / "MoveUp" / "more").symlink_to(elsewhere)
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
+    own_dataset(get_preset("smoke", data_dir=str(root)))
+    assert ("not used: 2 video(s) in 1 sub-folder(s) that are symlinks (e.g. MoveUp/more): links inside a class "
+            "folder are not followed" in capsys.readouterr().out)
 
 
 def test_scan_reports_unreadable_videos_by_name(dataset_copy):
