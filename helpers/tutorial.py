@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     resume = args.resume or resume == "1"
     if resume:
         os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
-    preset = get_preset(args.preset)
+    try:
+        preset = get_preset(args.preset)
+    except ValueError as err:  # PRESET=Full, VC_NUM_FRAMES=7: the message names the setting and what works
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
     print(describe(preset), flush=True)
     try:
