@@ -186,8 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         if model_dir is not None:
             print(printable(f"Using the newest model saved for the {preset.name} preset: {model_dir}"),
                   file=sys.stderr)
-        else:  # check_model_folder then says that there is none, and how to train one
+        else:  # none saved: say how to train this preset's model
             model_dir = preset.model_dir
+            try:
+                check_model_folder(model_dir, preset)
+            except ModelFolderError as err:
+                print(printable(f"error: {err}"), file=sys.stderr)
+                return 2
     files, empty = expand_folders(args.videos)
     try:
         results, failures = predict_files(files, model_dir, top_k=args.top_k)

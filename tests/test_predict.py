@@ -231,6 +231,9 @@ def test_without_model_the_newest_model_saved_for_the_preset_is_used(model_dir, 
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
     monkeypatch.setenv("PRESET", "smoke")
     notebook, script = tmp_path / "out" / "smoke" / "model", tmp_path / "out" / "smoke" / "script" / "model"
+    assert main([str(videos["wide.mp4"])]) == 2  # none saved yet: the command that trains one
+    train = f"python -m helpers.train --preset smoke --output-dir {tmp_path / 'out' / 'smoke'}`"
+    assert train in capsys.readouterr().err
     shutil.copytree(model_dir, notebook)
     shutil.copytree(model_dir, script)
     os.utime(notebook / "config.json", (1e9, 1e9))  # saved long before the script's
