@@ -567,7 +567,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
     with contextlib.ExitStack() as stack:
         if first:  # one lock per run: the first process holds it for all of them
             stack.enter_context(run_folder_lock(output_dir))
-            print(describe(preset))
+            print(printable(describe(preset)))  # a data folder whose name is not UTF-8
         with state.main_process_first():  # the main process generates or downloads; the others then reuse it
             root = get_dataset(preset)
             if first:

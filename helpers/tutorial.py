@@ -23,7 +23,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.config import PROJECT_ROOT, describe, get_preset, output_root
+from helpers.config import PROJECT_ROOT, describe, get_preset, output_root, printable
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
-    print(describe(preset), flush=True)
+    print(printable(describe(preset)), flush=True)
     try:
         if resume and preset.output_dir.exists():
             print(f"RESUME=1: continuing in {preset.output_dir}; notebook 04 resumes its newest run from its last "
