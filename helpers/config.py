@@ -32,11 +32,17 @@ def output_root() -> Path:
     return PROJECT_ROOT / base  # an absolute base stays as it is
 
 
+def printable(path: str | Path) -> str:
+    """``path`` as text that any terminal can print: a byte of a name that is not UTF-8 (a latin-1 ``caf\xe9.mp4``,
+    which Python holds as ``'caf\udce9.mp4'``) is written ``\xe9``, as ``ls -b`` writes it; other names unchanged."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def shown(path: str | Path) -> str:
-    """``path`` as messages print it: relative to the project when inside it (``data/synthetic-cpu``)."""
+    """``path`` as messages print it: relative to the project when inside it (``data/synthetic-cpu``), printable."""
     path = Path(path)
     inside = path.is_absolute() and path.is_relative_to(PROJECT_ROOT)
-    return str(path.relative_to(PROJECT_ROOT)) if inside else str(path)
+    return printable(path.relative_to(PROJECT_ROOT) if inside else path)
 
 
 DEFAULT_PRESET = "cpu"

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from helpers import synthetic
-from helpers.config import DATA_DIR, Preset, shown
+from helpers.config import DATA_DIR, Preset, printable, shown
 from helpers.runs import folder_lock
 from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, unreadable, user_name, video_info
 
@@ -592,7 +592,8 @@ def _body(rows: list[VideoRow], root: Path) -> str:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # a file name that is not UTF-8 holds surrogates (caf\udce9.mp4): hash its bytes as they are on disk
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def listing_digest(videos: dict[str, list[Path]], root: Path) -> str:
@@ -612,14 +613,14 @@ def write_manifest(path: Path, rows: list[VideoRow], root: Path, settings: dict)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(f"# {json.dumps(header, ensure_ascii=False)}\n# The split of {root} into train, val and test, "
                    "made by helpers.data. Edit the split column to move a video (keep each group in one split); "
-                   "delete this file to split again.\n" + body, encoding="utf-8")
+                   "delete this file to split again.\n" + body, encoding="utf-8", errors="surrogateescape")
     os.replace(tmp, path)
     return path
 
 
 def _manifest_parts(path: Path) -> tuple[dict, str]:
     """(header, CSV body) of a manifest; the header is {} if its first line is not ours."""
-    lines = Path(path).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines = Path(path).read_text(encoding="utf-8-sig", errors="surrogateescape").splitlines(keepends=True)
     header = {}
     if lines and lines[0].startswith("# "):
         try:
@@ -748,7 +749,7 @@ def own_dataset(preset: Preset) -> Path:
                  f"  layout: class folders without splits (<Class>/<videos>): split by group, stratified by class, "
                  f"val {preset.val_fraction:g}, test {preset.test_fraction:g}, seed {preset.data_seed}",
                  f"  manifest: {dataset}, {state}"]
-    print("\n".join(lines + report_lines(rows, scan, same)))
+    print(printable("\n".join(lines + report_lines(rows, scan, same))))
     return dataset
 
 

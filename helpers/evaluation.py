@@ -77,8 +77,9 @@ def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int]
     num_crops = num_crops or preset.eval_crops
     model.eval()
     scores, clips = [], []
+    # progress=True leaves the bar to tqdm's defaults, so that $TQDM_DISABLE=1 turns it off
     for path in tqdm(paths, desc=f"test videos ({num_clips} clips x {num_crops} crops)", unit="video",
-                     disable=not progress):
+                     **({} if progress else {"disable": True})):
         video, count = video_scores(model, image_processor, path, preset, num_clips, num_crops, shuffle_frames)
         scores.append(video)
         clips.append(count)

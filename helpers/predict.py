@@ -2,7 +2,10 @@
 
 Introduced in 05_inference. From a shell::
 
-    python -m helpers.predict clip.mp4 other.avi --model outputs/cpu/model [--top-k 3] [--json]
+    python -m helpers.predict clip.mp4 other.avi my_videos/ --model outputs/cpu/model [--top-k 3] [--json]
+
+A folder stands for the videos in it (sub-folders included); without ``--model`` the newest model saved for the
+preset (``newest_model``) classifies them.
 
 The path is the one ``pipeline("video-classification")`` takes, written out so that every step can
 fail with a message naming the file: ``helpers.video`` decodes the frames (the reader of training and
@@ -29,8 +32,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from helpers.config import printable
 from helpers.model import ModelFolderError, check_model_files
-from helpers.video import VideoError, read_frames, video_info
+from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, read_frames, video_info
 
 PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json")
 TRAINED_FIX = ("Train the model again (notebook 04, or `python -m helpers.train`) or copy the folder again, and "
@@ -61,6 +65,31 @@ def check_model_folder(model_dir: Path, preset=None) -> Path:
             "pass processing_class=image_processor to the Trainer before trainer.save_model()."
         )
     return model_dir
+
+
+def newest_model(preset) -> Path | None:
+    """The newest model folder saved for ``preset``: notebook 04's ``outputs/<preset>/model``, or the script's
+    ``<folder>/model`` for a folder in ``outputs/<preset>/`` (its default is ``outputs/<preset>/script``); None if
+    there is none. A model saved elsewhere is passed with ``--model``: the script prints the command."""
+    name = preset.model_dir.name
+    found = [p for p in (preset.model_dir, *preset.output_dir.glob(f"*/{name}")) if (p / "config.json").is_file()]
+    return max(found, key=lambda p: (p / "config.json").stat().st_mtime, default=None)
+
+
+def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(files, folders without a video): each folder in ``paths`` replaced by the video files in it and its
+    sub-folders, by name (hidden files and macOS's ``._`` companions left out); files kept as they are."""
+    files, empty = [], []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(path)
+            continue
+        inside = sorted(p for p in path.rglob("*") if is_video_name(p) and p.is_file()
+                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        files += inside
+        if not inside:
+            empty.append(path)
+    return files, empty
 
 
 def load_classifier(model_dir: Path):
@@ -128,7 +157,7 @@ def format_result(result: dict) -> str:
     """One line per file: the labels with their scores, best first."""
     labels = ", ".join(f"{p['label']} {p['score']:.3f}" for p in result["predictions"])
     note = f"  (padded: {result['frames']} frames)" if result["padded"] else ""
-    return f"{result['file']}: {labels}{note}"
+    return printable(f"{result['file']}: {labels}{note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m helpers.predict",
         description="Classify video files (MP4, AVI, ...) with a model folder trained by notebook 04.",
     )
-    parser.add_argument("videos", nargs="+", type=Path, help="video files")
+    parser.add_argument("videos", nargs="+", type=Path, help="video files, or folders of them")
     parser.add_argument("--model", type=Path, default=None,
-                        help="model folder (default: the model of $PRESET, e.g. outputs/cpu/model)")
+                        help="model folder (default: the newest saved under outputs/<preset>/, for $PRESET or cpu)")
     parser.add_argument("--top-k", type=int, default=5, help="labels to show per video (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
@@ -149,24 +178,44 @@ def main(argv: list[str] | None = None) -> int:
     if model_dir is None:
         from helpers.config import get_preset
 
-        model_dir = get_preset().model_dir
+        try:
+            preset = get_preset()
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        model_dir = newest_model(preset)
+        if model_dir is not None:
+            print(printable(f"Using the newest model saved for the {preset.name} preset: {model_dir}"),
+                  file=sys.stderr)
+        else:  # none saved: say how to train this preset's model
+            model_dir = preset.model_dir
+            try:
+                check_model_folder(model_dir, preset)
+            except ModelFolderError as err:
+                print(printable(f"error: {err}"), file=sys.stderr)
+                return 2
+    files, empty = expand_folders(args.videos)
     try:
-        results, failures = predict_files(args.videos, model_dir, top_k=args.top_k)
+        results, failures = predict_files(files, model_dir, top_k=args.top_k)
     except ModelFolderError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(printable(f"error: {err}"), file=sys.stderr)
         return 2
+    failures += [{"file": str(folder), "error": f"{folder}: a folder without video files (names ending "
+                  f"{', '.join(sorted(VIDEO_SUFFIXES))}); pass video files or a folder that holds some"}
+                 for folder in empty]
+    total = len(files) + len(empty)
     if args.json:
         print(json.dumps({"model": str(model_dir), "results": results, "failures": failures}, indent=1))
         if failures:
-            print(f"{len(failures)} of {len(args.videos)} files could not be classified (see \"failures\").",
+            print(f"{len(failures)} of {total} files could not be classified (see \"failures\").",
                   file=sys.stderr)
     else:
         for result in results:
             print(format_result(result))
         if failures:
-            print(f"\n{len(failures)} of {len(args.videos)} files could not be classified:")
+            print(f"\n{len(failures)} of {total} files could not be classified:")
             for failure in failures:
-                print(f"  {failure['error']}")
+                print(printable(f"  {failure['error']}"))
     return 1 if failures else 0
 
 

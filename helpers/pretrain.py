@@ -176,7 +176,7 @@ def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
     """What makes two pretraining runs the same run: a resumed run must match the interrupted one."""
     # names and sizes: videos made again with other content (a new rendering, your files replaced) are new videos
     listing = sorted(f"{Path(p).name} {Path(p).stat().st_size}" for p in paths)
-    videos = hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+    videos = hashlib.sha256("\n".join(listing).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     model = {k: getattr(preset, k) for k in ("image_size", "num_frames", "patch_size", "hidden_size", "num_layers",
                                             "num_heads", "sample_rate", "fps", "hflip", "seed")}
     return {**settings, **model, "videos": len(paths), "video_names_sizes_sha256": videos}

@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import warnings
 from functools import partial
@@ -33,7 +34,7 @@ from transformers import (
     VideoMAEImageProcessor,
 )
 
-from helpers.config import Preset, describe, get_preset
+from helpers.config import Preset, describe, get_preset, printable
 from helpers.data import check_apart, class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos, views
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
@@ -52,6 +53,11 @@ from helpers.transforms import build_transforms, frame_size, scale_range
 from helpers.video import KEEP_SHORT_SIDE, UprightVideos
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
+# what a run of the script writes into its --output-dir (besides the lock file, helpers.runs.LOCK_NAME): the only
+# entries --overwrite removes there
+CHECKPOINTS = "checkpoints"  # the Trainer's checkpoint-N folders
+MODEL = "model"  # the trained model folder (save_model_folder), what helpers.predict loads
+RUN_ENTRIES = (CHECKPOINTS, MODEL)
 
 
 class _SameSecondCheckpoints(logging.Filter):
@@ -470,20 +476,30 @@ def load_best_checkpoint(trainer: Trainer) -> str | None:
 
 def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
     """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume; check that
-    the folder can be written (OutputError naming it and the fix if not)."""
+    the folder can be written (OutputError naming it and the fix if not).
+
+    A run is what the script writes (``RUN_ENTRIES``): anything else in the folder (executed notebooks, plots, your
+    own files) is not one, and is never deleted: the run is written beside it, and ``overwrite`` removes only the
+    earlier run's entries, naming what it kept."""
     path = Path(path)
-    # the run's lock file (helpers.runs) is not a run, and stays: this process holds it
-    entries = [p for p in path.iterdir() if p.name != LOCK_NAME] if path.is_dir() else []
-    if entries and not (overwrite or resume):
+    ours = [path / name for name in RUN_ENTRIES if (path / name).exists() or (path / name).is_symlink()]
+    if ours and not (overwrite or resume):
         raise FileExistsError(
-            f"{path} already holds a training run. Resume it (--resume, or RESUME=1 in the notebook), "
-            "overwrite it (--overwrite, or OVERWRITE=1), or choose another folder (--output-dir)."
+            f"{printable(path)} already holds a training run ({', '.join(p.name for p in ours)}); nothing was deleted. "
+            "Resume it (--resume, or RESUME=1 in the notebook), overwrite it (--overwrite, which replaces "
+            f"{' and '.join(RUN_ENTRIES)} only), or choose another folder (--output-dir)."
         )
-    for entry in entries if overwrite else []:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    if overwrite and ours:
+        for entry in ours:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        others = sorted(p.name for p in path.iterdir() if p.name not in (*RUN_ENTRIES, LOCK_NAME))
+        kept = (f"; kept the {len(others)} other entr{'y' if len(others) == 1 else 'ies'} there, which training does "
+                f"not write ({', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else "")
+        print(printable(f"--overwrite: removed the earlier run ({', '.join(p.name for p in ours)}) from "
+                        f"{path}{kept}."))
     return check_writable(path)
 
 
@@ -602,7 +618,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
     with contextlib.ExitStack() as stack:
         if first:  # one lock per run: the first process holds it for all of them
             stack.enter_context(run_folder_lock(output_dir))
-            print(describe(preset))
+            print(printable(describe(preset)))  # a data folder whose name is not UTF-8
         with state.main_process_first():  # the main process generates or downloads; the others then reuse it
             root = get_dataset(preset)
             if first:
@@ -611,7 +627,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
 
 
 def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: bool, shuffle_frames: bool) -> dict:
-    run_dir = output_dir / "checkpoints"
+    run_dir = output_dir / CHECKPOINTS
     trainer, datasets = make_trainer(preset, root, run_dir, shuffle_frames=shuffle_frames)
     checkpoint = last_checkpoint(run_dir) if resume else None
     if resume:
@@ -630,7 +646,7 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
         metrics["test accuracy per video"] = result["accuracy"]
         metrics["test videos"] = result["num_videos"]
         metrics["clips x crops per video"] = views(result)
-        model_dir = output_dir / "model"
+        model_dir = output_dir / MODEL
         with clear_write_errors(run_dir, doing=f"Saving the trained model into {model_dir}"):
             save_model_folder(trainer, model_dir)
             write_model_card(model_dir, preset, metrics)
@@ -639,6 +655,8 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
             repo_id = preset.hub_model_id or f"videomae-{preset.name}"
             print(f"Pushing {model_dir} to the Hub as {repo_id} ...", flush=True)
             print("uploaded:", push_model_folder(model_dir, repo_id))
+        print(printable(f"The model is saved in {model_dir}. Classify videos with it: python -m helpers.predict "
+                        f"--model {shlex.quote(str(model_dir))} video.mp4"))
     return metrics
 
 
@@ -650,7 +668,8 @@ def main(argv: list[str] | None = None) -> None:
                              "<videos> (default: $VC_DATA_DIR, else the preset's dataset)")
     parser.add_argument("--output-dir", type=Path, default=None, help="default: outputs/<preset>/script")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
-    parser.add_argument("--overwrite", action="store_true", help="delete an earlier run in --output-dir first")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace an earlier run in --output-dir (its {' and '.join(RUN_ENTRIES)} folders only)")
     parser.add_argument("--shuffle-frames", action="store_true", help="control run: frames in random order")
     args = parser.parse_args(argv)
     try:

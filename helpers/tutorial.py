@@ -23,7 +23,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.config import PROJECT_ROOT, describe, get_preset, output_root
+from helpers.config import PROJECT_ROOT, describe, get_preset, output_root, printable
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -90,9 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     resume = args.resume or resume == "1"
     if resume:
         os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
-    preset = get_preset(args.preset)
+    try:
+        preset = get_preset(args.preset)
+    except ValueError as err:  # PRESET=Full, VC_NUM_FRAMES=7: the message names the setting and what works
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
-    print(describe(preset), flush=True)
+    print(printable(describe(preset)), flush=True)
     try:
         if resume and preset.output_dir.exists():
             print(f"RESUME=1: continuing in {preset.output_dir}; notebook 04 resumes its newest run from its last "

@@ -1,6 +1,7 @@
 """The per-video evaluation scores the distinct clips a video has: a video shorter than one clip is one clip, not
 the same clip five times, and the counts it reports say so."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -49,3 +50,25 @@ def test_the_evaluation_reports_the_clips_each_video_had(tmp_path):
     assert views(result) == "1 to 5 x 3 (5 x 3 asked: 1 of 2 videos are too short for 5 distinct clips)"
     result = evaluate_videos(model, processor, paths[1:], [1], preset, num_clips=5, num_crops=3, progress=False)
     assert views(result) == "5 x 3"
+
+
+def test_tqdm_disable_turns_off_the_test_videos_bar(tmp_path):
+    """``TQDM_DISABLE=1`` (which tqdm reads as a default, so an explicit ``disable=False`` overrides it) hides the
+    bar of the script's per-video evaluation, as it hides every other bar."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "clip.avi"
+    write_video(path, np.zeros((20, 48, 64, 3), np.uint8), fps=25)
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_evaluation import CountViews, evaluate_videos, get_preset, VideoMAEImageProcessor
+processor = VideoMAEImageProcessor(size={{"shortest_edge": 32}}, crop_size={{"height": 32, "width": 32}})
+evaluate_videos(CountViews(32), processor, [{str(path)!r}], [0], get_preset("smoke"), num_clips=1, num_crops=1)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TQDM_DISABLE": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "test videos" not in run.stderr

@@ -370,6 +370,33 @@ def test_the_script_trains_on_both_layouts_from_a_checkpoint_of_your_choice_and_
     assert {root: listing(root) for root in before} == before, "training wrote into the user's folder"
 
 
+LATIN1 = os.fsdecode(b"caf\xe9.mp4")  # a latin-1 name, not UTF-8: Python holds it as 'caf\udce9.mp4'
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_reported_and_trained_on_in_both_layouts(
+        class_folders, split_folders, tmp_path, capsys, monkeypatch):
+    """A latin-1 ``caf\xe9.mp4`` in a class folder of each layout (and one in no class folder, which the report
+    names): the listing, the manifest, the report, pretraining's fingerprint and training take it as it is."""
+    from helpers.pretrain import pretrained_folder, unlabelled_videos
+
+    for source, where, start in ((class_folders, "3 gauche", "scratch"), (split_folders, "train/3 gauche",
+                                                                          "pretrained")):
+        root = tmp_path / source.name
+        shutil.copytree(source, root)
+        save(root / where / LATIN1, clip("MoveLeft", 7))
+        assert b"caf\xe9.mp4" in os.listdir(os.fsencode(root / where))  # the bytes on disk, not UTF-8
+        if where == "3 gauche":
+            save(root / LATIN1, clip("MoveLeft", 8))  # in no class folder: reported as not used
+        preset = smoke(tmp_path, root)
+        assert root / where / LATIN1 in {row.path for row in video_table(get_dataset(preset))}
+        if where == "3 gauche":
+            assert "video(s) in no class folder (e.g. caf\\xe9.mp4)" in capsys.readouterr().out
+        pretrained_folder(preset, unlabelled_videos(preset, quiet=True))  # hashes the names
+        monkeypatch.setenv("VC_MODEL", start)
+        config = train_with_script(root, tmp_path / f"{source.name} model")
+        assert sorted(config["id2label"].values()) == sorted(CLASSES)
+
+
 # --- the notebooks ---------------------------------------------------------------------------------------------
 
 def test_the_notebooks_load_split_pretrain_and_train_on_class_folders(class_folders, tmp_path, monkeypatch):

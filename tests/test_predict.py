@@ -203,3 +203,57 @@ def test_notebook_04s_check_names_the_preset_to_train_and_passes_a_good_folder(m
         check_model_folder(tmp_path / "missing", preset)
     with pytest.raises(ModelFolderError, match=r"model\.safetensors is incomplete"):
         check_model_folder(damaged_copy(model_dir, tmp_path / "model", "truncated weights"), preset)
+
+
+# --- the command line as people type it: a folder, no --model, a preset that does not exist -------------------
+
+def test_a_folder_stands_for_the_videos_in_it_and_an_empty_one_is_named(model_dir, videos, tmp_path, capsys):
+    """A folder of videos (one in a sub-folder, one with a latin-1 name that is not UTF-8, a macOS companion) is
+    classified file by file; a folder without a video gets a line that names it."""
+    folder, empty = tmp_path / "my videos", tmp_path / "nothing here"
+    (folder / "day 2").mkdir(parents=True)
+    empty.mkdir()
+    shutil.copy(videos["wide.mp4"], folder / "wide.mp4")
+    shutil.copy(videos["slow.avi"], folder / "day 2" / "slow.avi")
+    shutil.copy(videos["odd.avi"], folder / os.fsdecode(b"caf\xe9.avi"))
+    (folder / "._wide.mp4").write_bytes(b"\0\5\26\7")
+    assert main([str(folder), str(empty), "--model", str(model_dir), "--top-k", "1"]) == 1
+    out = capsys.readouterr().out
+    for name in ("wide.mp4", "day 2/slow.avi", "caf\\xe9.avi"):
+        assert f"{folder}/{name}: " in out, out
+    assert "._wide" not in out and "1 of 4 files could not be classified" in out
+    assert f"{empty}: a folder without video files" in out
+
+
+def test_without_model_the_newest_model_saved_for_the_preset_is_used(model_dir, videos, tmp_path, capsys,
+                                                                      monkeypatch):
+    """Notebook 04 saves outputs/<preset>/model, the script outputs/<preset>/script/model by default: the newest."""
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PRESET", "smoke")
+    notebook, script = tmp_path / "out" / "smoke" / "model", tmp_path / "out" / "smoke" / "script" / "model"
+    assert main([str(videos["wide.mp4"])]) == 2  # none saved yet: the command that trains one
+    train = f"python -m helpers.train --preset smoke --output-dir {tmp_path / 'out' / 'smoke'}`"
+    assert train in capsys.readouterr().err
+    shutil.copytree(model_dir, notebook)
+    shutil.copytree(model_dir, script)
+    os.utime(notebook / "config.json", (1e9, 1e9))  # saved long before the script's
+    assert main([str(videos["wide.mp4"]), "--top-k", "1"]) == 0
+    printed = capsys.readouterr()
+    assert f"Using the newest model saved for the smoke preset: {script}" in printed.err
+    assert printed.out.startswith(f"{videos['wide.mp4']}: ")
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("PRESET", "Full", "Unknown preset 'Full'"), ("PRESET", "cpu ", "Unknown preset 'cpu '"),
+    ("VC_NUM_FRAMES", "7", "VC_NUM_FRAMES=7: num_frames must be a positive multiple"),
+])
+def test_a_preset_or_setting_that_does_not_exist_is_one_line_and_status_2(videos, capsys, monkeypatch,
+                                                                         variable, value, says):
+    """``helpers.predict`` and ``helpers.tutorial`` (``make tutorial``) read the preset: one line, no traceback."""
+    from helpers import tutorial
+
+    monkeypatch.setenv(variable, value)
+    for command in (lambda: main([str(videos["wide.mp4"])]), lambda: tutorial.main(["--only", "99"])):
+        assert command() == 2
+        printed = capsys.readouterr().err
+        assert printed.startswith(f"error: {says}") and len(printed.strip().splitlines()) == 1, printed

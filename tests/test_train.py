@@ -48,14 +48,44 @@ def test_one_process_sees_every_video_in_a_seeded_order():
 
 
 def test_an_earlier_run_is_not_overwritten(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "checkpoint-1").mkdir()
-    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+    (tmp_path / "run" / "checkpoints" / "checkpoint-1").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="a training run.*nothing was deleted.*--resume.*--overwrite"):
         prepare_output_dir(tmp_path / "run")
     prepare_output_dir(tmp_path / "run", resume=True)
-    assert (tmp_path / "run" / "checkpoint-1").exists()
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-1").exists()
     prepare_output_dir(tmp_path / "run", overwrite=True)
-    assert not (tmp_path / "run" / "checkpoint-1").exists()
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def users_folder(folder: Path) -> dict[str, bytes]:
+    """A folder as a user has it: a thesis, photos, notebook 01's executed copy; returns {file: bytes}."""
+    files = {"thesis.docx": b"PK\3\4 chapter one", "photos/beach.jpg": b"\xff\xd8\xff",
+             "notebooks/01_load_data.ipynb": b"{}"}
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_the_script_trains_beside_a_users_files_and_overwrite_removes_only_the_run(tmp_path, capsys):
+    """A folder with a user's files and no run is not "a training run": the script trains beside them and says
+    where the model is; --overwrite then removes the run's own folders and keeps every file of the user's."""
+    from helpers.train import main
+
+    folder = tmp_path / "results"
+    files = users_folder(folder)
+    main(["--preset", "smoke", "--output-dir", str(folder)])
+    out = capsys.readouterr().out
+    assert (folder / "model" / "config.json").is_file() and (folder / "checkpoints").is_dir()
+    assert f"The model is saved in {folder / 'model'}" in out
+    assert f"python -m helpers.predict --model {folder / 'model'} video.mp4" in out
+    with pytest.raises(SystemExit, match="already holds a training run \\(checkpoints, model\\); nothing was deleted"):
+        main(["--preset", "smoke", "--output-dir", str(folder)])
+    prepare_output_dir(folder, overwrite=True)
+    out = capsys.readouterr().out
+    assert not (folder / "model").exists() and not (folder / "checkpoints").exists()
+    assert {name: (folder / name).read_bytes() for name in files} == files
+    assert "kept the 3 other entries there" in out and "thesis.docx" in out
 
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
