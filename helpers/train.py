@@ -479,27 +479,31 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
     the folder can be written (OutputError naming it and the fix if not).
 
     A run is what the script writes (``RUN_ENTRIES``): anything else in the folder (executed notebooks, plots, your
-    own files) is not one, and is never deleted: the run is written beside it, and ``overwrite`` removes only the
-    earlier run's entries, naming what it kept."""
+    own files) is not one, and is never deleted. A new run is written beside such files; ``overwrite`` removes an
+    earlier run only from a folder that holds nothing else, since a ``model`` folder beside your files may be yours."""
     path = Path(path)
     ours = [path / name for name in RUN_ENTRIES if (path / name).exists() or (path / name).is_symlink()]
+    others = sorted(p.name for p in path.iterdir() if p.name not in (*RUN_ENTRIES, LOCK_NAME)) if path.is_dir() else []
+    listed = f"{', '.join(others[:5])}{', ...' if len(others) > 5 else ''}"
+    by_hand = f"remove the earlier run yourself (rm -r {' '.join(str(p) for p in ours)})"
     if ours and not (overwrite or resume):
-        raise FileExistsError(
-            f"{printable(path)} already holds a training run ({', '.join(p.name for p in ours)}); nothing was deleted. "
-            "Resume it (--resume, or RESUME=1 in the notebook), overwrite it (--overwrite, which replaces "
-            f"{' and '.join(RUN_ENTRIES)} only), or choose another folder (--output-dir)."
-        )
+        replace = (f"{by_hand}, as the folder holds other files too ({listed})" if others else
+                   f"overwrite it (--overwrite, which removes {' and '.join(RUN_ENTRIES)} only)")
+        raise FileExistsError(printable(
+            f"{path} already holds a training run ({', '.join(p.name for p in ours)}); nothing was deleted. "
+            f"Resume it (--resume, or RESUME=1 in the notebook), {replace}, or choose another folder (--output-dir)."))
     if overwrite and ours:
+        if others:
+            raise FileExistsError(printable(
+                f"--overwrite refused: {path} holds {len(others)} entr{'y' if len(others) == 1 else 'ies'} besides "
+                f"the earlier run that training does not write ({listed}); nothing was deleted. Choose another "
+                f"folder (--output-dir), or {by_hand} if those are the run's to replace."))
         for entry in ours:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-        others = sorted(p.name for p in path.iterdir() if p.name not in (*RUN_ENTRIES, LOCK_NAME))
-        kept = (f"; kept the {len(others)} other entr{'y' if len(others) == 1 else 'ies'} there, which training does "
-                f"not write ({', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else "")
-        print(printable(f"--overwrite: removed the earlier run ({', '.join(p.name for p in ours)}) from "
-                        f"{path}{kept}."))
+        print(printable(f"--overwrite: removed the earlier run ({', '.join(p.name for p in ours)}) from {path}."))
     return check_writable(path)
 
 

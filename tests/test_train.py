@@ -67,9 +67,10 @@ def users_folder(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def test_the_script_trains_beside_a_users_files_and_overwrite_removes_only_the_run(tmp_path, capsys):
+def test_the_script_trains_beside_a_users_files_and_overwrite_deletes_nothing_there(tmp_path, capsys):
     """A folder with a user's files and no run is not "a training run": the script trains beside them and says
-    where the model is; --overwrite then removes the run's own folders and keeps every file of the user's."""
+    where the model is. --overwrite then refuses, naming the user's files, and deletes nothing: a model folder
+    beside them may be the user's own."""
     from helpers.train import main
 
     folder = tmp_path / "results"
@@ -79,13 +80,14 @@ def test_the_script_trains_beside_a_users_files_and_overwrite_removes_only_the_r
     assert (folder / "model" / "config.json").is_file() and (folder / "checkpoints").is_dir()
     assert f"The model is saved in {folder / 'model'}" in out
     assert f"python -m helpers.predict --model {folder / 'model'} video.mp4" in out
-    with pytest.raises(SystemExit, match="already holds a training run \\(checkpoints, model\\); nothing was deleted"):
+    run_found = "already holds a training run \\(checkpoints, model\\); nothing was deleted"
+    with pytest.raises(SystemExit, match=run_found) as err:
         main(["--preset", "smoke", "--output-dir", str(folder)])
-    prepare_output_dir(folder, overwrite=True)
-    out = capsys.readouterr().out
-    assert not (folder / "model").exists() and not (folder / "checkpoints").exists()
+    assert "--overwrite" not in str(err.value) and "rm -r" in str(err.value)  # advice that works on this folder
+    with pytest.raises(FileExistsError, match="--overwrite refused.*3 entries.*thesis.docx.*nothing was deleted"):
+        prepare_output_dir(folder, overwrite=True)
+    assert (folder / "model" / "config.json").is_file() and (folder / "checkpoints").is_dir()
     assert {name: (folder / name).read_bytes() for name in files} == files
-    assert "kept the 3 other entries there" in out and "thesis.docx" in out
 
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
