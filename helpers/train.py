@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import platform
-import re
 import shlex
 import shutil
 import warnings
@@ -45,6 +44,7 @@ from helpers.runs import (
     OutputError,
     check_writable,
     clear_write_errors,
+    complete_checkpoints,
     hold_run_folder,
     release_run_folder,
     run_folder_lock,
@@ -508,24 +508,19 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
 
 
 def last_checkpoint(run_dir: Path, verbose: bool = True) -> str | None:
-    """The newest *complete* checkpoint in ``run_dir``, or None.
+    """The newest *complete* checkpoint in ``run_dir`` (``helpers.runs.complete_checkpoints``), or None.
 
     The Trainer writes a checkpoint in place and its ``trainer_state.json`` last, so a process killed while saving
     leaves a folder without a readable state: such folders are skipped (transformers' get_last_checkpoint would
     pick them)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        return None
-    steps = {p: re.fullmatch(r"checkpoint-(\d+)", p.name) for p in run_dir.iterdir() if p.is_dir()}
-    for path in sorted((p for p, m in steps.items() if m), key=lambda p: int(steps[p][1]), reverse=True):
-        try:
-            json.loads((path / "trainer_state.json").read_text())
-        except (OSError, ValueError):
-            if verbose:
+    complete = complete_checkpoints(run_dir) if Path(run_dir).is_dir() else []
+    if verbose:
+        newest = int(complete[-1].name.split("-")[1]) if complete else -1
+        for path in sorted(Path(run_dir).glob("checkpoint-*")) if Path(run_dir).is_dir() else []:
+            step = path.name.split("-")[1]
+            if path.is_dir() and path not in complete and step.isdigit() and int(step) > newest:
                 print(f"Skipping {path}: incomplete (the run stopped while writing it).")
-            continue
-        return str(path)
-    return None
+    return str(complete[-1]) if complete else None
 
 
 def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:

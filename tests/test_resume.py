@@ -6,13 +6,10 @@ import sys
 import time
 from pathlib import Path
 
+from helpers.runs import complete_checkpoints
 from helpers.train import last_checkpoint
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def complete_checkpoints(run: Path) -> list[Path]:
-    return [p for p in run.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
 
 
 def test_a_checkpoint_cut_off_while_being_written_is_never_resumed_from(tmp_path):
@@ -27,6 +24,7 @@ def test_a_checkpoint_cut_off_while_being_written_is_never_resumed_from(tmp_path
     (truncated / "trainer_state.json").write_text('{"global_step": 8, "log_hi')  # killed while writing it
     assert last_checkpoint(tmp_path) == str(good)
     assert last_checkpoint(tmp_path / "none") is None
+    assert complete_checkpoints(tmp_path) == [good]
 
 
 def test_training_killed_with_sigkill_resumes_and_finishes_all_steps(tmp_path):
