@@ -65,6 +65,26 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT, cwd: Pa
     return out
 
 
+def prepare_output(folder: Path, resume: bool, keep_earlier: bool) -> None:
+    """Make ``folder`` ready for a run: with ``resume`` as it is; else an earlier run's results are moved beside it,
+    named by when they were made (never lost). OutputError naming the folder and the fix if it cannot be written."""
+    if resume and folder.exists():
+        print(f"RESUME=1: continuing in {folder}; notebook 04 resumes its newest run from its last checkpoint",
+              flush=True)
+    elif keep_earlier and folder.exists():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(folder.stat().st_mtime))
+        kept = folder.with_name(f"{folder.name}-{stamp}")
+        try:
+            folder.rename(kept)
+        except OSError as err:
+            message = write_error_message(err, folder.parent, f"Moving the previous results to {kept}")
+            if message is None:
+                raise
+            raise OutputError(message) from None
+        print(f"The previous results were moved to {kept}")
+    check_writable(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook series headless.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
@@ -98,22 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
     print(printable(describe(preset)), flush=True)
     try:
-        if resume and preset.output_dir.exists():
-            print(f"RESUME=1: continuing in {preset.output_dir}; notebook 04 resumes its newest run from its last "
-                  "checkpoint", flush=True)
-        elif args.only is None and preset.output_dir.exists():
-            # never lose an earlier run: keep it beside, named by when it was made
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(preset.output_dir.stat().st_mtime))
-            kept = preset.output_dir.with_name(f"{preset.output_dir.name}-{stamp}")
-            try:
-                preset.output_dir.rename(kept)
-            except OSError as err:
-                message = write_error_message(err, preset.output_dir.parent, f"Moving the previous results to {kept}")
-                if message is None:
-                    raise
-                raise OutputError(message) from None
-            print(f"The previous results were moved to {kept}")
-        check_writable(preset.output_dir)
+        prepare_output(preset.output_dir, resume, keep_earlier=args.only is None)
     except OutputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
