@@ -1,5 +1,5 @@
-"""Peak memory of every step that decodes videos, on large (4K) input: the two training pipelines, the per-video
-evaluation and ``helpers.predict``.
+"""Peak memory of every step that decodes videos, on large (4K) input or at a high frame rate: the two training
+pipelines, the per-video evaluation and ``helpers.predict``.
 
 Run ``python -m benchmarks.memory`` (``--help`` for the knobs). It writes a small dataset of 3840x2160 H.264 files
 (train/val/test, two classes), then runs each step in a fresh child process with no loader workers, so that the
@@ -9,6 +9,10 @@ and the fast ones (``make_fast_datasets``, ``collate_uint8``, ``VideoBatchTransf
 clips at VideoMAE-base's 16 x 224 x 224; ``evaluate_videos`` (the full preset's clips x crops) and
 ``predict_files`` read the test videos with a tiny model of the same input size. Each line also gives the
 resident memory before the step started reading, so that the growth is the step's.
+
+``python -m benchmarks.memory --case fps`` measures the same steps on two datasets of 160x120 files of the same
+length (``--seconds``, default 1.2), one at 25 fps and one at 10,000 fps (``--fps``), and prints each step's peak
+for both and their ratio: what a frame rate far above the 30 fps the clips are sampled at costs.
 """
 
 from __future__ import annotations
@@ -113,29 +117,56 @@ def measure(step: str, root: Path, model_dir: Path, clips: int, results) -> None
         results.put({"step": step, "error": f"{err.__class__.__name__}: {err}"})
 
 
+def run_steps(steps: list[str], root: Path, model_dir: Path, clips: int, timeout: float, label: str = ""
+              ) -> dict[str, dict]:
+    """Measure each step in its own child process, print one line per step, return the figures by step."""
+    results = {}
+    for step in steps:
+        r = results[step] = run_in_child(measure, (step, root, model_dir, clips), timeout, f"{step} {label}".strip())
+        print(f"{step:10s}{label}: peak RSS {r['peak_mb'] / 1024:5.2f} GiB (before reading "
+              f"{r['before_mb'] / 1024:.2f} GiB, growth {(r['peak_mb'] - r['before_mb']) / 1024:+.2f}); "
+              f"{r['shape']}; {r['seconds']:.1f} s")
+        sys.stdout.flush()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="3840x2160", help="frame size WIDTHxHEIGHT (default 3840x2160, 4K)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each file (default 3)")
+    parser.add_argument("--case", choices=("large", "fps"), default="large",
+                        help="large: 4K frames (the default); fps: 25 against --fps frames per second at 160x120")
+    parser.add_argument("--size", help="frame size WIDTHxHEIGHT (default 3840x2160, 4K; 160x120 with --case fps)")
+    parser.add_argument("--seconds", type=float, help="length of each file (default 3; 1.2 with --case fps)")
+    parser.add_argument("--fps", type=int, default=10_000, help="the high frame rate of --case fps (default 10000)")
     parser.add_argument("--clips", type=int, default=8, help="training clips per pipeline (default 8, one batch)")
     parser.add_argument("--only", choices=STEPS, help="run one step only")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a step counts as hung")
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    fps_case = args.case == "fps"
+    size = args.size or ("160x120" if fps_case else "3840x2160")
+    seconds = args.seconds or (1.2 if fps_case else 3.0)
+    width, height = (int(v) for v in size.lower().split("x"))
+    steps = [args.only] if args.only else list(STEPS)
     print(f"device: {device_line()}")
     print(f"versions: {versions()}")
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        root = Path(tmp) / "data"
-        start = time.perf_counter()
-        make_large_files(root, width, height, args.seconds)
         model_dir = tiny_model_folder(Path(tmp) / "model")
-        print(f"files: 6 videos of {width}x{height} H.264 at 25 fps, {args.seconds:g} s (2 per split), written in "
-              f"{time.perf_counter() - start:.1f} s; no loader workers: each step decodes in its own process")
-        for step in [args.only] if args.only else STEPS:
-            r = run_in_child(measure, (step, root, model_dir, args.clips), args.timeout, step)
-            print(f"{step:10s}: peak RSS {r['peak_mb'] / 1024:5.2f} GiB (before reading {r['before_mb'] / 1024:.2f} "
-                  f"GiB, growth {(r['peak_mb'] - r['before_mb']) / 1024:+.2f}); {r['shape']}; {r['seconds']:.1f} s")
-            sys.stdout.flush()
+        figures = {}
+        for fps in (25, args.fps) if fps_case else (25,):
+            root = Path(tmp) / f"data-{fps}fps"
+            start = time.perf_counter()
+            make_large_files(root, width, height, seconds, fps)
+            print(f"files: 6 videos of {width}x{height} H.264 at {fps} fps, {seconds:g} s (2 per split), written in "
+                  f"{time.perf_counter() - start:.1f} s; no loader workers: each step decodes in its own process")
+            figures[fps] = run_steps(steps, root, model_dir, args.clips, args.timeout,
+                                     f" {fps:>5} fps" if fps_case else "")
+        if fps_case:
+            for step in steps:
+                low, high = figures[25][step], figures[args.fps][step]
+                print(f"{step:10s}: {args.fps} fps / 25 fps: peak x{high['peak_mb'] / low['peak_mb']:.2f} "
+                      f"({high['peak_mb'] - low['peak_mb']:+.0f} MiB), growth "
+                      f"{high['peak_mb'] - high['before_mb']:.0f} MiB against "
+                      f"{low['peak_mb'] - low['before_mb']:.0f} MiB; time {high['seconds']:.1f} s against "
+                      f"{low['seconds']:.1f} s")
     return 0
 
 

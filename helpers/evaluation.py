@@ -48,7 +48,7 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
 
     ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 04."""
     info = video_info(path)
-    indices = clip_frame_indices(info["frames"], info["fps"] or preset.fps, preset, num_clips)
+    indices = clip_frame_indices(info["frames"], info["fps"], preset, num_clips)
     wanted = sorted({i for clip in indices for i in clip})  # clips may overlap: decode each frame once
     size = model.config.image_size
     # large frames (4K) shrunk as they are decoded, to what the views need: memory stays bounded

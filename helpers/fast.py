@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers.transforms import frame_size, scale_range
-from helpers.video import VideoError, open_video, quarter_turns, scaled_size, to_rgb
+from helpers.video import MAX_FPS, VideoError, frame_rate, open_video, quarter_turns, scaled_size, to_rgb
 
 # seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
 SEEK_AFTER_SECONDS = 1.0
@@ -43,12 +43,16 @@ SEEK_AFTER_SECONDS = 1.0
 
 def probe(path: Path) -> tuple[int, float, int, int]:
     """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes: a phone video's
-    rotation is applied); raise VideoError if unreadable."""
+    rotation is applied); raise VideoError if unreadable or its header gives 0 fps.
+
+    Above ``helpers.video.MAX_FPS`` the video is counted at that rate (frames and fps), so frame numbers are
+    1/``MAX_FPS`` s apart: ``decode_frames`` keeps one frame per number, and a 10,000-fps file's whole video (the
+    ``cache_mb`` cache) takes what a 30-fps one takes."""
     with open_video(path) as (container, stream):
         # the rotation is known once a frame is decoded (PyAV hands it over with each frame)
         first = next(container.decode(stream), None)
         turns = quarter_turns(first) if first is not None else 0
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        fps = frame_rate(stream, path)
         frames = stream.frames
         if not frames and stream.duration and fps:
             frames = round(float(stream.duration * stream.time_base) * fps)
@@ -57,8 +61,10 @@ def probe(path: Path) -> tuple[int, float, int, int]:
         height, width = stream.codec_context.height, stream.codec_context.width
         if turns % 2:
             height, width = width, height
-    if not frames or not fps or not height:
-        raise VideoError(f"{path}: the header gives no frame count, rate or size (truncated?). Copy it again.")
+    if not frames or not height:
+        raise VideoError(f"{path}: the header gives no frame count or size (truncated?). Copy it again.")
+    if fps > MAX_FPS:
+        frames, fps = max(1, round(frames * MAX_FPS / fps)), float(MAX_FPS)
     return int(frames), fps, height, width
 
 

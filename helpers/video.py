@@ -33,6 +33,11 @@ VIDEO_SUFFIXES = {
 # Raw video streams (no container): refused with the same message whatever their name
 RAW_SUFFIXES = {".h264", ".264", ".h265", ".265", ".hevc"}
 
+# The highest frame rate a clip is read at. The guide's clips take every 4th frame of 30 fps (``preset.fps``), so
+# more frames per second add memory, not information: a 240-fps phone clip or a 10,000-fps screen capture keeps one
+# frame per 1/30 s, and its clips take what a 30-fps clip takes (``python -m benchmarks.memory --case fps``).
+MAX_FPS = 30
+
 
 # One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
 # (about 0.4 ms for 320x240); a shared reformatter keeps its context while sizes and formats stay the same (about
@@ -147,6 +152,16 @@ def raw_stream(path: Path, codec: str) -> VideoError:
                       f"an MP4 at the rate it was filmed: ffmpeg -r 30 -i '{path}' -c copy out.mp4")
 
 
+def frame_rate(stream: av.video.stream.VideoStream, path: Path) -> float:
+    """Frames per second of ``stream`` as its header gives them; VideoError naming the file and the fix for 0 fps
+    (no rate, so a clip of N seconds has no frames): the one verdict of the scan, both pipelines and predict."""
+    fps = float(stream.average_rate or stream.guessed_rate or 0)
+    if not fps > 0:
+        raise VideoError(f"{path}: its header gives 0 frames per second, so its clips have no length. Re-encode it "
+                         f"at the rate it was filmed: ffmpeg -r 30 -i '{path}' out.mp4")
+    return fps
+
+
 def damaged(path: Path, reason: str) -> VideoError:
     """The error for a file FFmpeg cannot open or decode."""
     return VideoError(f"{path}: cannot be decoded as a video ({reason}). The file is damaged, truncated or not a "
@@ -209,11 +224,11 @@ def _decode_info(path: Path) -> dict:
             if frames == 0:
                 turns = quarter_turns(frame)
             frames += 1
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if frames == 0:
+            raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
+        fps = frame_rate(stream, path)
         width, height = stream.codec_context.width, stream.codec_context.height
         announced = stream.frames or 0
-    if frames == 0:
-        raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
     # a file cut short keeps its header: it announces more frames than it holds (PyTorchVideo would ask it for
     # clips past its real end and silently draw another video)
     if announced and frames < 0.9 * announced and announced - frames >= 2:
@@ -223,7 +238,7 @@ def _decode_info(path: Path) -> dict:
     if turns % 2:
         width, height = height, width
     return {"frames": frames, "fps": fps, "width": width, "height": height, "rotation": 90 * turns,
-            "seconds": frames / fps if fps else 0.0, "header_frames": announced}
+            "seconds": frames / fps, "header_frames": announced}
 
 
 def read_frames(path: Path, indices: list[int] | None = None, short_side: int | None = None) -> np.ndarray:
@@ -255,8 +270,10 @@ class UprightClips:
 
     ``get_clip`` does what PyTorchVideo's PyAV decoder does, frames whose timestamps fall in ``[start, end)``
     seconds as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips for
-    ordinary files. With ``short_side``, larger frames are first shrunk by swscale, in uint8, to that short side
-    (give the largest the transforms scale to): a 4K clip then takes what a 320p one takes, not 40 times more."""
+    ordinary files; above ``MAX_FPS`` it keeps the first frame of each 1/``MAX_FPS`` s, so a clip of a 10,000-fps
+    file holds what one of a 30-fps file holds (the transforms keep 16 frames spread over the clip's time). With
+    ``short_side``, larger frames are first shrunk by swscale, in uint8, to that short side (give the largest the
+    transforms scale to): a 4K clip then takes what a 320p one takes, not 40 times more."""
 
     def __init__(self, path: str | Path, short_side: int | None = None):
         self.path = check_file(path)
@@ -272,7 +289,7 @@ class UprightClips:
             self._duration = float(stream.duration * stream.time_base)
         else:
             info = video_info(self.path)
-            self._duration = info["frames"] / (info["fps"] or 25)
+            self._duration = info["frames"] / info["fps"]
 
     def _open(self) -> None:
         try:
@@ -318,18 +335,21 @@ class UprightClips:
         return {"video": torch.stack(video).permute(3, 0, 1, 2).to(torch.float32), "audio": None}
 
     def _decode(self, start: float, end: float, seek: bool) -> dict[int, np.ndarray] | None:
-        """{pts: upright RGB frame} of the frames with ``start <= pts < end``; None if the seek missed them (it found
-        no frame, or only frames after ``start``)."""
+        """{pts: upright RGB frame} of the frames with ``start <= pts < end``, at most one per 1/``MAX_FPS`` s; None if
+        the seek missed them (it found no frame, or only frames after ``start``)."""
         if seek:  # a little before the start, as PyTorchVideo does (seeking is imprecise)
             self._container.seek(int(max(start - 1024, 0)), any_frame=False, backward=True, stream=self._stream)
-        frames, first = {}, None
+        frames, first, ticks = {}, None, set()
         for frame in self._container.decode(self._stream):
             first = frame.pts if first is None else first
             if seek and first is not None and first > max(start, self._start):
                 return None
             if frame.pts is None or frame.pts >= end:
                 break
-            if frame.pts >= start:  # converted (and shrunk) right away: no full-size frame is kept
+            # exact (Fraction) times: frames of a 30-fps file or slower always fall on distinct ticks
+            tick = round((frame.pts - self._start) * self._time_base * MAX_FPS)
+            if frame.pts >= start and tick not in ticks:  # converted (and shrunk) right away: no full frame is kept
+                ticks.add(tick)
                 frames[frame.pts] = to_rgb(frame, *shrunk_size(frame, self.short_side))
         return None if seek and first is None else frames
 

@@ -212,3 +212,106 @@ def test_a_loader_worker_that_dies_stops_training_with_advice(tmp_path):
     trainer = VideoTrainer(model=VideoMAEForVideoClassification(config), args=args, train_dataset=DiesInWorker())
     with pytest.raises(RuntimeError, match=r"(?s)DataLoader worker.*VC_NUM_WORKERS=1.*--resume"):
         trainer.train()
+
+
+# --- frame rates: memory bounded by the clip, not the rate; one message for a header without one ----------------
+
+def write_10000_fps(path: Path, seconds: float = 0.3) -> Path:
+    """A real 10,000-fps MP4 (a screen recorder's or a broken header's rate): 3,000 frames in 0.3 s."""
+    write_video(path, moving_bar(round(seconds * 10_000), 48, 64), fps=10_000)
+    return path
+
+
+def write_0_fps(path: Path) -> Path:
+    """A real MP4 whose header gives 0 fps: written at 25 fps, then its sample durations (``stts``) and the movie's,
+    track's and media's durations (``mvhd``, ``tkhd``, ``mdhd``) set to 0, as broken muxers leave them. FFmpeg
+    still decodes its 20 frames, but reports neither an average nor a guessed frame rate."""
+    write_video(path, moving_bar(20, 48, 64), fps=25)
+    data = bytearray(path.read_bytes())
+    stts = data.find(b"stts") - 4
+    for entry in range(int.from_bytes(data[stts + 12:stts + 16], "big")):
+        data[stts + 20 + 8 * entry:stts + 24 + 8 * entry] = bytes(4)
+    for box, duration_at in ((b"mvhd", 24), (b"tkhd", 28), (b"mdhd", 24)):
+        start = data.find(box) - 4
+        assert data[start + 8] == 0, f"{box} is not a version 0 box"
+        data[start + duration_at:start + duration_at + 4] = bytes(4)
+    path.write_bytes(data)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert not stream.average_rate and not stream.guessed_rate and any(container.decode(stream))
+    return path
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path) -> Path:
+    """An untrained one-layer VideoMAE and its processor, as ``save_pretrained`` writes them."""
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor
+
+    config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=1,
+                            num_attention_heads=2, intermediate_size=64, num_labels=2)
+    VideoMAEForVideoClassification(config).save_pretrained(tmp_path / "model")
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path / "model")
+    return tmp_path / "model"
+
+
+def test_a_10000_fps_video_trains_with_the_frames_of_a_30_fps_one_in_both_pipelines(dataset_copy, monkeypatch,
+                                                                                     tiny_model_dir):
+    from helpers.fast import collate_uint8
+    from helpers.train import make_fast_datasets
+    from helpers.video import UprightClips
+
+    left = dataset_copy / "train" / "MoveLeft"
+    group = parse_name(next(left.iterdir()))[1]
+    fast_video = write_10000_fps(left / f"v_MoveLeft_{group}_c09.mp4")
+    bound = 30 * 0.3 + 1  # one frame per 1/30 s of the 0.3 s video (helpers.video.MAX_FPS)
+    preset = get_smoke()
+    # the guide's pipeline: what the reader hands PyTorchVideo for each clip of the file
+    clip_frames = []
+    get_clip = UprightClips.get_clip
+
+    def counting(self, start, end):
+        clip = get_clip(self, start, end)
+        if self.path == fast_video:
+            clip_frames.append(clip["video"].shape[1])
+        return clip
+
+    monkeypatch.setattr(UprightClips, "get_clip", counting)
+    train = make_datasets(preset, dataset_copy, processor_for(preset))["train"]
+    samples = list(train)
+    assert clip_frames and max(clip_frames) <= bound, clip_frames
+    assert {s["video"].shape[1] for s in samples} == {preset.num_frames}
+    # the fast pipeline: the file is counted at 30 fps, and its whole video (the cache) is as short
+    fast = make_fast_datasets(dataclasses.replace(preset, pipeline="fast"), dataset_copy,
+                              processor_for(preset))["train"]
+    index = fast.paths.index(fast_video)
+    frames, fps, _, _ = fast.info[index]
+    assert fps == 30 and frames <= bound
+    fast.cache_bytes = 2**30
+    assert len(fast.cached(index, frames, fps, None)) <= bound
+    batch = collate_uint8([fast[index]])
+    assert batch["pixel_values"].shape[1] == preset.num_frames
+    # the evaluation and predict read it too, a clip's frames each
+    (result,), failures = predict_files([fast_video], tiny_model_dir, progress=False)
+    assert not failures and len(result["indices"]) == 4
+
+
+def test_a_0_fps_header_gives_one_message_in_the_scan_the_fast_pipeline_and_predict(dataset_copy, tiny_model_dir):
+    from helpers.fast import FastVideoDataset
+
+    left = dataset_copy / "train" / "MoveLeft"
+    group = parse_name(next(left.iterdir()))[1]
+    zero = write_0_fps(left / f"v_MoveLeft_{group}_c09.mp4")
+    message = f"{zero}: its header gives 0 frames per second"
+    fix = f"ffmpeg -r 30 -i '{zero}' out.mp4"
+    label2id, _ = label_maps(class_names(dataset_copy))
+    with pytest.warns(UserWarning) as caught:
+        paths, _ = labelled_videos(dataset_copy, "train", label2id)
+    (skipped,) = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    assert message in skipped and fix in skipped and zero not in paths
+    with pytest.raises(VideoError) as fast_error:
+        FastVideoDataset([zero], [0], num_frames=8, clip_duration=1.0)
+    results, (failure,) = predict_files([zero], tiny_model_dir, progress=False)
+    assert not results
+    for text in (str(fast_error.value), failure["error"]):
+        assert message in text and fix in text

@@ -275,7 +275,7 @@ def test_the_readme_explains_every_message_of_the_reader():
     # the messages, as the troubleshooting tables quote them
     quoted = [m for line in README.read_text().splitlines() for m in re.findall(r"`([^`]+)`", line)]
     for words in ("a picture, not a video", "no video stream (audio only", "a raw ... stream without a container",
-                  "not a video file name"):
+                  "not a video file name", "its header gives 0 frames per second"):
         assert any(words in message for message in quoted), words
 
 
