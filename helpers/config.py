@@ -6,7 +6,7 @@ example ``VC_NUM_EPOCHS=2`` or ``VC_PIPELINE=fast``. A preset changes values onl
 is ``pipeline``, the training input pipeline (the guide's PyTorchVideo one, or ``helpers.fast``).
 
 ``get_preset`` checks every value (``validate``) before any data or model work starts: a misspelt ``VC_*`` name or
-a value VideoMAE cannot use (``VC_NUM_FRAMES=7``) is a ValueError that names it and the values that work.
+a value VideoMAE cannot use (``VC_NUM_FRAMES=7``) is a SettingsError (a ValueError) naming it and what works.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ def shown(path: str | Path) -> str:
     path = Path(path)
     inside = path.is_absolute() and path.is_relative_to(PROJECT_ROOT)
     return printable(path.relative_to(PROJECT_ROOT) if inside else path)
+
+
+class SettingsError(ValueError):
+    """A preset or setting that cannot work; the message names each value and what works."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of the traceback: in a notebook's parameters cell the message, which
+        # names the setting and the values that work, is the whole error
+        return [f"SettingsError: {self}"]
 
 
 DEFAULT_PRESET = "cpu"
@@ -271,11 +280,11 @@ def get_preset(name: str | None = None, **values) -> Preset:
     their parameters cell this way, e.g. ``get_preset(PRESET, num_epochs=NUM_EPOCHS)`` with ``NUM_EPOCHS = None``
     meaning "the preset's value".
 
-    Raises ValueError, naming the variable, its value and the values that work, for an unknown ``VC_*`` name (with
+    Raises SettingsError, naming the variable, its value and the values that work, for an unknown ``VC_*`` name (with
     the closest setting), a value that does not parse, or one that VideoMAE or the pipelines cannot use."""
     name = name or os.environ.get("PRESET") or DEFAULT_PRESET
     if name not in PRESETS:
-        raise ValueError(
+        raise SettingsError(
             f"Unknown preset {name!r}. Choose one of {', '.join(PRESETS)} "
             f"(set PRESET=cpu, or pass --preset cpu)."
         )
@@ -374,7 +383,7 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
     """Check every value of ``preset`` against what VideoMAE, the pipelines and the generator need; return it.
 
     ``get_preset`` calls it; call it too on a preset made with ``dataclasses.replace``. Each field's own check is
-    declared with it (``knob``), the checks across fields in ``_joint_rules``. Raises ValueError with one line per
+    declared with it (``knob``), the checks across fields in ``_joint_rules``. Raises SettingsError with one line per
     problem, naming the value (``sources`` maps a field to the ``VC_*=value`` it came from) and the values that
     work."""
     sources = dict(sources or {})
@@ -390,7 +399,7 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
     for name, message in wrong_types:
         bad((name,), message)
     if wrong_types:
-        raise ValueError(_summary(problems))
+        raise SettingsError(_summary(problems))
     failed = set()
     for field in dataclasses.fields(Preset):
         check, value = field.metadata, getattr(preset, field.name)
@@ -403,7 +412,7 @@ def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems:
             bad(names, message() if callable(message) else message)
             failed.update(names[:1])
     if problems:
-        raise ValueError(_summary(problems))
+        raise SettingsError(_summary(problems))
     return preset
 
 

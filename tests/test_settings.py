@@ -172,3 +172,20 @@ def test_an_absolute_tutorial_output_stays_and_the_default_is_outputs(monkeypatc
     assert get_preset("smoke").output_dir == tmp_path / "elsewhere" / "smoke"
     monkeypatch.delenv("TUTORIAL_OUTPUT")
     assert get_preset("smoke").output_dir == PROJECT_ROOT / "outputs" / "smoke"
+
+
+def test_a_bad_setting_in_a_notebook_shows_its_message_not_a_traceback(tmp_path):
+    """A parameters cell with NUM_FRAMES = 7: the learner sees the one line that names it, as the scripts print it."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from helpers.config import get_preset\npreset = get_preset('smoke', num_frames=7)")])
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(PROJECT_ROOT)}}
+                       ).execute()
+    error = nb.cells[0].outputs[-1]
+    assert error.output_type == "error" and error.ename == "SettingsError"
+    assert error.traceback == ["SettingsError: NUM_FRAMES=7 in the parameters cell: num_frames must be a positive "
+                               "multiple of the tubelet size 2 (VideoMAE packs frames in pairs); use 6 or 8"]
