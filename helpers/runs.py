@@ -52,7 +52,7 @@ def _size(num_bytes: float) -> str:
     return ""  # unreachable
 
 
-def _existing(folder: Path) -> Path:
+def nearest_existing(folder: Path) -> Path:
     """The folder, or its nearest parent that exists (to ask the disk how much room is left)."""
     folder = Path(folder).absolute()
     while not folder.exists() and folder != folder.parent:
@@ -76,11 +76,11 @@ def write_error_message(err: BaseException, folder: Path, doing: str | None = No
                 f"(ls -ld {folder}: is it yours, is the disk mounted read-only?), or {ELSEWHERE}.")
     if code in FULL or (code is None and SHORT_WRITE.search(str(err))):
         try:
-            free = f"{_size(shutil.disk_usage(_existing(folder)).free)} free"
+            free = f"{_size(shutil.disk_usage(nearest_existing(folder)).free)} free"
         except OSError:
             free = "free space unknown"
         return (f"{prefix}the disk that holds {folder} is full ({free}). Free some space on it (df -h "
-                f"{_existing(folder)}; old runs in outputs/ can go), or {ELSEWHERE}.")
+                f"{nearest_existing(folder)}; old runs in outputs/ can go), or {ELSEWHERE}.")
     return None
 
 

@@ -46,6 +46,7 @@ from helpers.runs import (
     clear_write_errors,
     complete_checkpoints,
     hold_run_folder,
+    nearest_existing,
     release_run_folder,
     run_folder_lock,
 )
@@ -335,10 +336,7 @@ def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
 
 def _writable(folder: Path) -> bool:
     """Whether ``folder`` (or, if it does not exist yet, the nearest parent that does) can be written."""
-    folder = Path(folder).expanduser().absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return os.access(folder, os.W_OK | os.X_OK)
+    return os.access(nearest_existing(Path(folder).expanduser()), os.W_OK | os.X_OK)
 
 
 def writable_metric_caches() -> None:
