@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import PrinterCallback, TrainerCallback, VideoMAEForVideoClassification, VideoMAEImageProcessor
@@ -17,7 +18,7 @@ from transformers.utils import logging as hf_logging
 
 from helpers.config import Preset
 from helpers.data import labelled_videos, video_table
-from helpers.evaluation import evaluate_videos
+from helpers.evaluation import video_views, view_probabilities
 from helpers.fast import FastVideoDataset, collate_uint8
 from helpers.model import _quiet_progress
 from helpers.pretrain import CACHE_MB, pretrain_preset, start_checkpoint
@@ -38,14 +39,22 @@ def first_groups(root: Path, split: str, label2id: dict[str, int], groups: int =
     return [p for p, _ in chosen], [y for _, y in chosen]
 
 
+def test_views(processor: VideoMAEImageProcessor, paths: list[Path], preset: Preset,
+               num_crops: int | None = None) -> list[torch.Tensor]:
+    """Every test video's views (``video_views``: the preset's clips, ``num_crops`` crops), decoded once so that
+    each point of a curve only runs the model."""
+    return [video_views(processor, path, preset, preset.eval_clips, num_crops or preset.eval_crops,
+                        frame_size(processor)) for path in paths]
+
+
 def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], list[int]],
                    test: tuple[list[Path], list[int]], id2label: dict[int, str], steps: int, points: int,
-                   output_dir: Path, desc: str = "fine-tuning",
-                   num_crops: int | None = None) -> list[tuple[int, float]]:
+                   output_dir: Path, desc: str = "fine-tuning", num_crops: int | None = None,
+                   views: list[torch.Tensor] | None = None) -> list[tuple[int, float]]:
     """Fine-tune ``checkpoint`` on the ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
     pipeline (the preset's learning rate, batch, warm-up and seed; decoded videos kept in memory); return the
     per-video test accuracy (the preset's clips, ``num_crops`` crops, default the preset's) at ``points`` evenly
-    spaced steps, (step, accuracy)."""
+    spaced steps, (step, accuracy). ``views``: the test videos' ``test_views`` if the caller has them already."""
     preset = dataclasses.replace(preset, pipeline="fast")
     processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
     torch.manual_seed(preset.seed)  # the same new head on both starts
@@ -60,6 +69,8 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
         hf_logging.set_verbosity(verbosity)
     dataset = FastVideoDataset(*train, preset.num_frames, preset.clip_duration, train=True,
                                short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
+    if views is None:
+        views = test_views(processor, test[0], preset, num_crops)
     at = sorted({max(1, round(steps * (k + 1) / points)) for k in range(points)})
     curve: list[tuple[int, float]] = []
     bar = tqdm(total=steps, desc=desc, unit="step")
@@ -68,9 +79,10 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
         def on_step_end(self, args, state, control, model=None, **kwargs):
             bar.update(state.global_step - bar.n)
             if state.global_step in at:
-                result = evaluate_videos(model, processor, *test, preset, num_crops=num_crops, progress=False)
-                curve.append((state.global_step, result["accuracy"]))
-                bar.set_postfix(accuracy=f"{result['accuracy']:.3f}")
+                model.eval()
+                accuracy = float((view_probabilities(model, views).argmax(1) == np.array(test[1])).mean())
+                curve.append((state.global_step, accuracy))
+                bar.set_postfix(accuracy=f"{accuracy:.3f}")
                 model.train()
 
     args = training_arguments(preset, output_dir, len(train[0]), eval_strategy="no", save_strategy="no",
@@ -109,9 +121,12 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
           f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each); {preset.compare_steps} steps from "
           f"each start, seeds {seeds}; learning rates: "
           + ", ".join(f"{name} {rate:g}" for name, (_, rate) in starts.items()))
-    return {name: [finetune_curve(dataclasses.replace(preset, learning_rate=rate, seed=seed), checkpoint, train, test,
-                                  id2label, preset.compare_steps, points=3,
-                                  output_dir=Path(output_dir) / f"{name.split()[0]}-{seed}",
-                                  desc=f"{name}, seed {seed}", num_crops=1)
-                   for seed in seeds]
-            for name, (checkpoint, rate) in starts.items()}
+    curves = {}
+    for name, (checkpoint, rate) in starts.items():
+        views = test_views(VideoMAEImageProcessor.from_pretrained(checkpoint), test[0], preset, num_crops=1)
+        curves[name] = [finetune_curve(dataclasses.replace(preset, learning_rate=rate, seed=seed), checkpoint, train,
+                                       test, id2label, preset.compare_steps, points=3,
+                                       output_dir=Path(output_dir) / f"{name.split()[0]}-{seed}",
+                                       desc=f"{name}, seed {seed}", num_crops=1, views=views)
+                        for seed in seeds]
+    return curves
