@@ -72,3 +72,31 @@ evaluate_videos(CountViews(32), processor, [{str(path)!r}], [0], get_preset("smo
                          env={**os.environ, "TQDM_DISABLE": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
     assert "test videos" not in run.stderr
+
+
+def test_scoring_several_videos_per_forward_pass_gives_each_video_its_own_scores(tmp_path):
+    """Notebook 04's comparison scores the test videos' views in batches that mix videos
+    (``view_probabilities``): each video must get the mean of its own views, as when it is scored alone."""
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    from helpers.evaluation import video_scores, video_views, view_probabilities
+
+    preset = get_preset("smoke")
+    rng = np.random.default_rng(1)
+    paths = []
+    for k, frames in enumerate((10, 100, 40, 100, 12)):  # 1 to 5 clips each
+        paths.append(tmp_path / f"video{k}.avi")
+        write_video(paths[-1], rng.integers(0, 255, (frames, 48, 64, 3), np.uint8), fps=25)
+    processor = VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    torch.manual_seed(0)
+    model = VideoMAEForVideoClassification(VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=preset.num_frames, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64, num_labels=3)).eval()
+    alone = np.stack([video_scores(model, processor, path, preset, 5, 3)[0] for path in paths])
+    views_of = [video_views(processor, path, preset, 5, 3, 32) for path in paths]
+    assert len({len(v) for v in views_of}) >= 2  # videos of different view counts share batches
+    for batch_views in (1, 16, 40, 1000):
+        together = view_probabilities(model, views_of, batch_views=batch_views)
+        assert together.shape == alone.shape
+        np.testing.assert_allclose(together, alone, atol=1e-6)
+    assert not np.allclose(alone[0], alone[1])  # the videos do differ: a mix-up would show
