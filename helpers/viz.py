@@ -5,22 +5,12 @@ Introduced in 01_load_data (frames) and 02_preprocess_and_visualize (GIFs).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-
-# Class names in Korean, Chinese or Japanese (your own videos) are drawn with a CJK font where one is installed (per
-# character, matplotlib falls back along this list); where none is, those characters show as boxes. matplotlib would
-# also warn once per missing character, which a learner cannot act on in the notebook: the README's troubleshooting
-# table names the font to install (fonts-noto-cjk), and the warning is silenced here.
-plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"][:1], "Noto Sans CJK JP", "Noto Sans CJK KR",
-                                   "NanumGothic", "AppleGothic", "Malgun Gothic", "Microsoft YaHei",
-                                   *plt.rcParams["font.sans-serif"][1:]]
-warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 
 def to_uint8_frames(clip: torch.Tensor, mean: list[float], std: list[float]) -> np.ndarray:
