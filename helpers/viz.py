@@ -198,3 +198,16 @@ def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: Path | N
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def panels_gif(panels: dict[str, np.ndarray], title: str, path: Path, fps: float = 4.0, scale: int = 1):
+    """(T, H, W, 3) clips side by side, each enlarged ``scale`` times with its name below, ``title`` under them all:
+    saved as a GIF at ``path`` and returned for display. Introduced in 03_pretrain (clips and reconstructions)."""
+    row = side_by_side(*(caption(frames, [name], scale) for name, frames in panels.items()))
+    return show_gif(save_gif(caption(row, [title]), path, fps=fps))
+
+
+def preview_gif(video: Path, lines: list[str], path: Path, fps: float = 6.0):
+    """``preview`` of a video file with ``lines`` of text below, saved as a GIF at ``path`` and returned for display.
+    Introduced in 05_inference (a test video with its true label and the model's answer)."""
+    return show_gif(save_gif(preview(video, lines), path, fps=fps))
