@@ -29,9 +29,11 @@ def pytorchvideo_on_current_torchvision() -> None:
     guide's notebook fails the same way: https://github.com/huggingface/notebooks/issues/602). The old name,
     registered for the renamed module, lets ``pytorchvideo.transforms`` import."""
     sys.modules.setdefault("torchvision.transforms.functional_tensor", torchvision.transforms._functional_tensor)
-    # PyTorchVideo decorates a class with torch.jit.script_method, which torch deprecates: a warning at import that
-    # a learner cannot act on (torch names its own line, not PyTorchVideo's, so the message is what identifies it)
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated")
+    # PyTorchVideo decorates a class with torch.jit.script_method, which torch deprecates: a warning that a learner
+    # cannot act on. Imported here once, with that warning silenced, a later import of it is silent too.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated")
+        import pytorchvideo.transforms  # noqa: F401
 
 
 def _load_attention_with_saved_bias_names(self, state_dict, prefix, *args, **kwargs):
