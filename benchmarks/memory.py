@@ -74,7 +74,6 @@ def measure(step: str, root: Path, model_dir: Path, clips: int, results) -> None
         warnings.simplefilter("ignore")
         from transformers import VideoMAEImageProcessor
 
-        import helpers.transforms  # noqa: F401  (pytorchvideo 0.1.5 imports on current torchvision)
         from helpers.config import get_preset
         from helpers.data import class_names, label_maps, labelled_videos
 

@@ -215,6 +215,10 @@ class Preset:
         """The trained model folder that notebook 05 and ``helpers.predict`` load."""
         return self.output_dir / "model"
 
+    def __str__(self) -> str:
+        """``print(preset)`` in the notebooks: which data and model it uses (``describe``)."""
+        return describe(self)
+
 
 PRESETS: dict[str, Preset] = {
     # CI: seconds per notebook

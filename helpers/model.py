@@ -17,26 +17,9 @@ from transformers import (
     VideoMAEForPreTraining,
     VideoMAEImageProcessor,
 )
-from transformers.models.videomae import modeling_videomae
 from transformers.utils import logging as hf_logging
 
 from helpers.config import DATA_DIR, Preset
-
-
-def _load_attention_with_saved_bias_names(self, state_dict, prefix, *args, **kwargs):
-    """VideoMAE's files keep the original ``q_bias`` / ``v_bias`` names; the model calls them ``query.bias`` /
-    ``value.bias``. ``from_pretrained`` renames them, but the Trainer resumes a run with ``load_state_dict``, which
-    does not: it warned "unexpected keys" and a resumed run silently went on with the query and value biases of the
-    model it was given instead of the checkpoint's. Renamed here, before the attention layer loads its weights."""
-    for saved, ours in (("q_bias", "query.bias"), ("v_bias", "value.bias")):
-        if prefix + saved in state_dict and prefix + ours not in state_dict:
-            state_dict[prefix + ours] = state_dict.pop(prefix + saved)
-    return torch.nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
-
-
-# every VideoMAE built after helpers.model is imported (notebooks 03 and 05, the script, helpers.pretrain) resumes
-# from a checkpoint with all its weights
-modeling_videomae.VideoMAESelfAttention._load_from_state_dict = _load_attention_with_saved_bias_names
 
 BASE_FIX = "Point VC_MODEL at a folder written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
 

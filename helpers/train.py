@@ -46,7 +46,6 @@ from helpers.runs import (
     clear_write_errors,
     complete_checkpoints,
     hold_run_folder,
-    nearest_existing,
     release_run_folder,
     run_folder_lock,
 )
@@ -59,21 +58,6 @@ METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
 CHECKPOINTS = "checkpoints"  # the Trainer's checkpoint-N folders
 MODEL = "model"  # the trained model folder (save_model_folder), what helpers.predict loads
 RUN_ENTRIES = (CHECKPOINTS, MODEL)
-
-
-class _SameSecondCheckpoints(logging.Filter):
-    """Drop transformers' "mtime may not be reliable on this filesystem" warning.
-
-    The Trainer orders checkpoints by modification time and, when two were written less than a second apart, warns
-    and orders them by step number instead. On a fast machine the smoke preset's epochs last less than a second,
-    so the warning fires although the filesystem is fine and the fallback (step order) is the right order.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "mtime may not be reliable" not in record.getMessage()
-
-
-logging.getLogger("transformers.trainer_utils").addFilter(_SameSecondCheckpoints())
 
 
 class ShardedVideoSampler(torch.utils.data.Sampler):
@@ -332,32 +316,6 @@ def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
     pixel_values = torch.stack([example["video"].permute(1, 0, 2, 3) for example in examples])
     labels = torch.tensor([example["label"] for example in examples])
     return {"pixel_values": pixel_values, "labels": labels}
-
-
-def _writable(folder: Path) -> bool:
-    """Whether ``folder`` (or, if it does not exist yet, the nearest parent that does) can be written."""
-    return os.access(nearest_existing(Path(folder).expanduser()), os.W_OK | os.X_OK)
-
-
-def writable_metric_caches() -> None:
-    """Point ``evaluate``'s module and metric caches at a private temporary folder when they cannot be written (a
-    read-only ``HOME`` or ``HF_HOME``, such as a shared, pre-filled cache): ``evaluate.load`` copies the metric's
-    script there and the metric keeps its predictions there, so it would fail at the first evaluation."""
-    import atexit
-    import tempfile
-
-    caches = ("HF_MODULES_CACHE", "HF_METRICS_CACHE")
-    if all(_writable(getattr(evaluate.config, name)) for name in caches):
-        return
-    private = Path(tempfile.mkdtemp(prefix="vc-evaluate-"))  # not a fixed name: the modules cache holds code
-    atexit.register(shutil.rmtree, private, ignore_errors=True)
-    for name in caches:
-        if not _writable(getattr(evaluate.config, name)):
-            setattr(evaluate.config, name, private / name.removeprefix("HF_").lower())
-
-
-# at import, so that notebook 04's own evaluate.load finds writable caches too
-writable_metric_caches()
 
 
 def load_accuracy():

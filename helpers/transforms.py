@@ -1,34 +1,21 @@
-"""The guide's PyTorchVideo transform chains, made to import on current torchvision.
+"""The guide's PyTorchVideo transform chains, for the training script.
 
 Introduced in 02_preprocess_and_visualize, which writes the same chains in its cells and checks that they give the
-same output as ``build_transforms`` (what the training script uses). pytorchvideo 0.1.5 (its newest release) imports
-``torchvision.transforms.functional_tensor``, which torchvision removed in 0.17; the module
-lives on as ``torchvision.transforms._functional_tensor``. Importing this module first
-registers the old name, so the guide's code runs unchanged.
+same output as ``build_transforms`` (what the training script uses). PyTorchVideo imports on current torchvision
+thanks to ``helpers.compat``.
 """
 
 from __future__ import annotations
 
-import sys
-import warnings
-
 import torch
-import torchvision.transforms._functional_tensor as _functional_tensor
-
-sys.modules.setdefault("torchvision.transforms.functional_tensor", _functional_tensor)
-
-# pytorchvideo decorates a class with torch.jit.script_method, which torch deprecates: a FutureWarning at import
-# that a learner cannot act on
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*", category=FutureWarning)
-    from pytorchvideo.transforms import (  # noqa: E402
-        ApplyTransformToKey,
-        Normalize,
-        RandomShortSideScale,
-        ShortSideScale,  # noqa: F401  (re-exported for helpers.evaluation)
-        UniformTemporalSubsample,
-    )
-from torchvision.transforms import Compose, RandomCrop, RandomHorizontalFlip, Resize  # noqa: E402
+from pytorchvideo.transforms import (
+    ApplyTransformToKey,
+    Normalize,
+    RandomShortSideScale,
+    ShortSideScale,  # noqa: F401  (re-exported for helpers.evaluation)
+    UniformTemporalSubsample,
+)
+from torchvision.transforms import Compose, RandomCrop, RandomHorizontalFlip, Resize
 
 
 def scale_to_unit(video: torch.Tensor) -> torch.Tensor:

@@ -5,22 +5,12 @@ Introduced in 01_load_data (frames) and 02_preprocess_and_visualize (GIFs).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-
-# Class names in Korean, Chinese or Japanese (your own videos) are drawn with a CJK font where one is installed (per
-# character, matplotlib falls back along this list); where none is, those characters show as boxes. matplotlib would
-# also warn once per missing character, which a learner cannot act on in the notebook: the README's troubleshooting
-# table names the font to install (fonts-noto-cjk), and the warning is silenced here.
-plt.rcParams["font.sans-serif"] = [*plt.rcParams["font.sans-serif"][:1], "Noto Sans CJK JP", "Noto Sans CJK KR",
-                                   "NanumGothic", "AppleGothic", "Malgun Gothic", "Microsoft YaHei",
-                                   *plt.rcParams["font.sans-serif"][1:]]
-warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 
 def to_uint8_frames(clip: torch.Tensor, mean: list[float], std: list[float]) -> np.ndarray:
@@ -208,3 +198,16 @@ def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: Path | N
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
+
+
+def panels_gif(panels: dict[str, np.ndarray], title: str, path: Path, fps: float = 4.0, scale: int = 1):
+    """(T, H, W, 3) clips side by side, each enlarged ``scale`` times with its name below, ``title`` under them all:
+    saved as a GIF at ``path`` and returned for display. Introduced in 03_pretrain (clips and reconstructions)."""
+    row = side_by_side(*(caption(frames, [name], scale) for name, frames in panels.items()))
+    return show_gif(save_gif(caption(row, [title]), path, fps=fps))
+
+
+def preview_gif(video: Path, lines: list[str], path: Path, fps: float = 6.0):
+    """``preview`` of a video file with ``lines`` of text below, saved as a GIF at ``path`` and returned for display.
+    Introduced in 05_inference (a test video with its true label and the model's answer)."""
+    return show_gif(save_gif(preview(video, lines), path, fps=fps))
