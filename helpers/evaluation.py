@@ -93,7 +93,8 @@ def video_scores(model, image_processor, path: Path, preset: Preset, num_clips: 
 def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int], preset: Preset,
                     num_clips: int | None = None, num_crops: int | None = None, shuffle_frames: bool = False,
                     progress: bool = True) -> dict:
-    """Per-video accuracy over ``paths``; returns accuracy, probabilities, predictions and counts."""
+    """Per-video accuracy over ``paths``; returns accuracy, probabilities, predictions, counts and ``views``, the
+    clips x crops each video was scored on, in words."""
     num_clips = num_clips or preset.eval_clips
     num_crops = num_crops or preset.eval_crops
     model.eval()
@@ -106,11 +107,12 @@ def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int]
         clips.append(count)
     probs = np.stack(scores)
     predictions = probs.argmax(1)
-    return {
+    result = {
         "accuracy": float((predictions == np.array(labels)).mean()),
         "probabilities": probs, "predictions": predictions, "labels": np.array(labels),
         "num_videos": len(paths), "num_clips": num_clips, "num_crops": num_crops, "clips_per_video": clips,
     }
+    return result | {"views": views(result)}
 
 
 def views(result: dict) -> str:
