@@ -362,38 +362,25 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         epoch_steps = math.ceil(num_train_videos / processes / preset.batch_size)
     else:
         epoch_steps = steps_per_epoch(num_train_videos, preset.batch_size, workers, processes)
-    values = dict(
-        output_dir=str(output_dir),
+    return TrainingArguments(**dict(
+        output_dir=str(output_dir), report_to="none", seed=preset.seed, data_seed=preset.seed,
         remove_unused_columns=False,  # the model takes "pixel_values", the datasets yield "video": keep every column
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        learning_rate=preset.learning_rate,
-        weight_decay=preset.weight_decay,
-        per_device_train_batch_size=preset.batch_size,
-        per_device_eval_batch_size=preset.batch_size,
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, metric_for_best_model="accuracy",
+        learning_rate=preset.learning_rate, weight_decay=preset.weight_decay,
         warmup_steps=preset.warmup,  # a float below 1 is a ratio of all steps
-        logging_steps=max(1, min(10, epoch_steps // 2)),
+        per_device_train_batch_size=preset.batch_size, per_device_eval_batch_size=preset.batch_size,
+        num_train_epochs=preset.num_epochs, logging_steps=max(1, min(10, epoch_steps // 2)),
+        # the PyTorchVideo datasets have no length: the steps of the run, given (the fast ones have one)
+        max_steps=epoch_steps * preset.num_epochs if preset.pipeline == "pytorchvideo" else -1,
+        dataloader_num_workers=workers, use_cpu=pick_device() == "cpu",
+        bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
         # off: the Trainer reloads the best checkpoint without converting VideoMAE's q_bias/v_bias names, keeping the
         # last epoch's biases; load_best_checkpoint reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
-        metric_for_best_model="accuracy",
-        # the PyTorchVideo datasets have no length: the steps of the run, given (the fast ones have one)
-        max_steps=epoch_steps * preset.num_epochs if preset.pipeline == "pytorchvideo" else -1,
-        num_train_epochs=preset.num_epochs,
-        seed=preset.seed,
-        data_seed=preset.seed,
-        dataloader_num_workers=workers,
-        bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
-        use_cpu=pick_device() == "cpu",
-        report_to="none",
         # off: the Trainer would create the Hub repository before training, so an unreachable Hub would cost the run;
         # run_training pushes the saved model folder at the end instead (push_model_folder)
-        push_to_hub=False,
-        hub_model_id=preset.hub_model_id or None,
-    )
-    values.update(overrides)
-    return TrainingArguments(**values)
+        push_to_hub=False, hub_model_id=preset.hub_model_id or None,
+    ) | overrides)
 
 
 def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: bool = False):
@@ -406,7 +393,7 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     else:
         datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
         collator, transform = collate_fn, None
-    args = training_arguments(preset, output_dir, datasets["train"].num_videos, push_to_hub=False)
+    args = training_arguments(preset, output_dir, datasets["train"].num_videos)
     trainer = VideoTrainer(
         model=model, args=args,
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
