@@ -23,7 +23,7 @@ from benchmarks.common import describe_file, device_line, versions
 from helpers.compare import finetune_curve, first_groups
 from helpers.config import get_preset
 from helpers.data import class_names, get_dataset, label_maps, labelled_videos
-from helpers.pretrain import pretrain_preset, start_checkpoint
+from helpers.pretrain import base_checkpoint, pretrain_preset
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     val = labelled_videos(root, "val", label2id)
     print(f"machine: {device_line()}; {versions()}", flush=True)
     print(f"videos: {root}; the first training video, as read back: {describe_file(train[0][0])}", flush=True)
-    starts = {"pretrained": pretrain_preset(preset)[0], "random": start_checkpoint(preset)}
+    starts = {"pretrained": pretrain_preset(preset)[0], "random": base_checkpoint(preset, pretraining=True)}
     print(f"{len(train[0])} labelled training videos, {len(val[0])} validation videos, {steps} steps, "
           f"rates {options.rates}, seeds {options.seeds}", flush=True)
     results: dict[tuple[str, float], list[list[tuple[int, float]]]] = {}

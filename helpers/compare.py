@@ -21,7 +21,7 @@ from helpers.data import labelled_videos, video_table
 from helpers.evaluation import video_views, view_probabilities
 from helpers.fast import FastVideoDataset, collate_uint8
 from helpers.model import _quiet_progress
-from helpers.pretrain import CACHE_MB, pretrain_preset, start_checkpoint
+from helpers.pretrain import CACHE_MB, base_checkpoint, pretrain_preset
 from helpers.train import VideoTrainer, batch_transform, training_arguments
 from helpers.transforms import frame_size, scale_range
 
@@ -116,7 +116,7 @@ def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_
     test = labelled_videos(root, "test", label2id)
     seeds = [preset.seed + k for k in range(preset.compare_seeds)]
     starts = {"pretrained (notebook 03)": (pretrain_preset(preset)[0], preset.compare_lr_pretrained),
-              "random weights": (start_checkpoint(preset), preset.compare_lr_scratch)}
+              "random weights": (base_checkpoint(preset, pretraining=True), preset.compare_lr_scratch)}
     print(f"{len(train[0])} labelled training videos ({preset.compare_groups} group(s) per class), "
           f"{len(test[0])} test videos ({preset.eval_clips} clips x 1 view each); {preset.compare_steps} steps from "
           f"each start, seeds {seeds}; learning rates: "

@@ -1,53 +1,88 @@
-"""Model folders: the random-weights checkpoint of the offline presets, checks of saved folders, the device.
+"""Model folders: the random-weights checkpoint of the offline presets, the one check of a model folder, the device.
 
-Introduced in 02_preprocess_and_visualize (the image processor) and 04_train (the model). The notebooks call
-``from_pretrained`` themselves, as the guide does; ``helpers.train.build_model`` is the same code for the script.
-Which checkpoint a preset starts from is decided in ``helpers.pretrain.base_checkpoint``.
+Introduced in 02_preprocess_and_visualize and 04_train, whose cells call ``from_pretrained`` as the guide does;
+which checkpoint a preset starts from is ``helpers.pretrain.base_checkpoint``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoConfig,
-    VideoMAEConfig,
-    VideoMAEForPreTraining,
-    VideoMAEImageProcessor,
-)
+from transformers import AutoConfig, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEImageProcessor
 from transformers.utils import logging as hf_logging
 
-from helpers.config import DATA_DIR, Preset
+from helpers.config import DATA_DIR, TUBELET_SIZE, Preset
 
-BASE_FIX = "Point VC_MODEL at a folder written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
+START_FIX = "Point VC_MODEL at a folder written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
+TRAINED_FIX = ("Train the model again (notebook 04, or `python -m helpers.train`) or copy the folder again, and "
+               "pass the folder that save_pretrained wrote (notebook 04 saves outputs/<preset>/model).")
+PROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json")
 
 
-class ModelFolderError(ValueError):
-    """A model folder that cannot be loaded; the message names the file and the fix."""
+class ModelFolderError(ValueError, FileNotFoundError):
+    """A model folder or checkpoint that cannot be used: missing (hence a FileNotFoundError too), damaged or foreign.
+    The message names the file and the fix."""
 
 
-def check_model_files(folder: Path, fix: str = BASE_FIX) -> Path:
-    """Check what ``from_pretrained`` will read from a local VideoMAE folder, so that a broken one stops with a
-    message naming the file instead of a traceback from deep inside transformers or safetensors: a
-    ``config.json`` that reads and describes a VideoMAE, and complete weights. ``fix`` ends each message."""
-    import json
+def check_model_folder(model: str | Path, preset: Preset | None = None, start: bool = False) -> str | Path:
+    """Check a VideoMAE before ``from_pretrained`` reads it: return ``model``, or raise ModelFolderError naming the
+    file and the fix instead of a traceback from deep inside transformers or safetensors.
 
-    from safetensors import safe_open
+    By default ``model`` is a trained folder to classify with (05_inference, ``helpers.predict``): config, complete
+    weights, image processor; ``preset`` names the preset to train if it is missing. With ``start`` it is what
+    training starts from (``VC_MODEL``), a folder or a Hub name, made for ``preset``'s clips: other frames or sizes
+    give another number of tokens, which the position embeddings would not fit."""
+    path = Path(model).expanduser()
+    local = not start or str(model).startswith((".", "/", "~")) or path.exists()
+    if not local:  # a Hub name
+        from helpers.data import check_hub_cache
 
-    folder = Path(folder)
-    config_file = folder / "config.json"
-    try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError) as err:
-        raise ModelFolderError(f"{config_file} cannot be read ({err}): the folder is damaged. {fix}") from None
+        check_hub_cache(str(model), "config.json", fix=", or set VC_MODEL=scratch to start from random weights")
+        config, where, fix = AutoConfig.from_pretrained(str(model)).to_dict(), f"{model} (config.json)", START_FIX
+    else:
+        fix = START_FIX if start else TRAINED_FIX
+        if not (path / "config.json").is_file():
+            what = " is not a model folder (no config.json)" if path.is_dir() else ": no such model folder"
+            raise ModelFolderError(f"{model}{what}. {START_FIX if start else _train_first(preset)}")
+        where = path / "config.json"
+        try:
+            config = json.loads(where.read_text())
+        except (OSError, ValueError) as err:
+            raise ModelFolderError(f"{where} cannot be read ({err}): the folder is damaged. {fix}") from None
     kind = config.get("model_type") if isinstance(config, dict) else None
     if kind != "videomae":
-        what = f"a {kind!r} model" if kind else "no model type"
         names = ", ".join(config.get("architectures") or []) if isinstance(config, dict) else ""
-        raise ModelFolderError(f"{config_file} describes {what}{f' ({names})' if names else ''}, not VideoMAE "
-                               f"(model_type 'videomae'): this is not a folder this tutorial saved. {fix}")
+        raise ModelFolderError(f"{where} describes {f'a {kind!r} model' if kind else 'no model type'}"
+                               f"{f' ({names})' if names else ''}, not VideoMAE (model_type 'videomae'). {fix}")
+    if local:
+        _check_weights(path, fix)
+    if start and preset is not None:
+        _check_fits(model, config, preset)
+    if not start and not any((path / name).is_file() for name in PROCESSOR_FILES):
+        raise ModelFolderError(
+            f"{model}: no preprocessor_config.json, so the frames cannot be resized and normalized as in training. "
+            "Save the image processor next to the model: image_processor.save_pretrained(folder), or pass "
+            "processing_class=image_processor to the Trainer before trainer.save_model().")
+    return model
+
+
+def _train_first(preset: Preset | None) -> str:
+    if preset is None:
+        return ("Train one first (notebook 04, or `python -m helpers.train`), or pass the folder that holds "
+                "config.json with --model.")
+    return (f"Run notebook 04 first with PRESET={preset.name} (or `python -m helpers.train --preset {preset.name} "
+            f"--output-dir {preset.output_dir}`).")
+
+
+def _check_weights(folder: Path, fix: str) -> None:
+    """Every weights file opens: a save, download or copy cut short stops here, naming the file."""
+    from safetensors import safe_open
+
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         try:
@@ -57,7 +92,7 @@ def check_model_files(folder: Path, fix: str = BASE_FIX) -> Path:
     elif (folder / "model.safetensors").is_file():
         shards = ["model.safetensors"]
     elif (folder / "pytorch_model.bin").is_file():
-        return folder  # the old pickle format: nothing to check without loading it
+        return  # the pickle format: nothing to check without loading it
     else:
         raise ModelFolderError(f"{folder} holds no weights (no model.safetensors): the save was interrupted or the "
                                f"copy is incomplete. {fix}")
@@ -69,45 +104,39 @@ def check_model_files(folder: Path, fix: str = BASE_FIX) -> Path:
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ModelFolderError(f"{folder / name} is incomplete or damaged ({reason}): an interrupted save, "
                                    f"download or copy? {fix}") from None
-    return folder
 
 
-def check_checkpoint(checkpoint: str) -> str:
-    """Fail early, and clearly, on a local checkpoint folder that is not a complete saved VideoMAE."""
-    path = Path(checkpoint).expanduser()
-    looks_local = checkpoint.startswith((".", "/", "~")) or path.exists()
-    if looks_local and not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"{checkpoint} is not a model folder (no config.json). Point VC_MODEL at a folder written "
-            "by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
-        )
-    if looks_local:
-        check_model_files(path, BASE_FIX)
-    else:
-        from helpers.data import check_hub_cache
-
-        check_hub_cache(checkpoint, "config.json", fix=", or set VC_MODEL=scratch to start from random weights")
-    return checkpoint
+def _check_fits(model: str | Path, config: dict, preset: Preset) -> None:
+    wanted = {"num_frames": preset.num_frames, "image_size": preset.image_size, "patch_size": preset.patch_size,
+              "tubelet_size": TUBELET_SIZE}
+    problems = [f"{name} {config.get(name)} (the preset has {value})" for name, value in wanted.items()
+                if config.get(name) != value]
+    if problems:
+        settings = ", ".join(f"{name}={config.get(name)}" for name in wanted if name != "tubelet_size")
+        raise ModelFolderError(
+            f"{model} was made for other clips: {'; '.join(problems)}. Its position embeddings would not fit the "
+            f"preset's {preset.num_frames} frames of {preset.image_size}x{preset.image_size}. Either pretrain a "
+            f"checkpoint for this preset (helpers.pretrain.pretrain, or the pretraining notebook), or make the "
+            f"preset match the checkpoint ({settings}).")
 
 
 def scratch_config(preset: Preset) -> VideoMAEConfig:
     """The small VideoMAE of the offline presets: the base model's architecture, fewer and narrower layers."""
     return VideoMAEConfig(
-        image_size=preset.image_size, num_frames=preset.num_frames, patch_size=preset.patch_size, tubelet_size=2,
-        hidden_size=preset.hidden_size, num_hidden_layers=preset.num_layers,
+        image_size=preset.image_size, num_frames=preset.num_frames, patch_size=preset.patch_size,
+        tubelet_size=TUBELET_SIZE, hidden_size=preset.hidden_size, num_hidden_layers=preset.num_layers,
         num_attention_heads=preset.num_heads, intermediate_size=4 * preset.hidden_size, use_mean_pooling=True,
         # the pretraining decoder (VideoMAEForPreTraining): narrower still, as in the paper
         decoder_hidden_size=max(16, preset.hidden_size // 2), decoder_num_hidden_layers=1,
-        decoder_num_attention_heads=max(1, preset.num_heads // 2),
-        decoder_intermediate_size=2 * preset.hidden_size,
+        decoder_num_attention_heads=max(1, preset.num_heads // 2), decoder_intermediate_size=2 * preset.hidden_size,
     )
 
 
-def write_model_files(model, folder: Path) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` of ``model`` to ``folder``, from whichever process calls it.
-
-    ``save_pretrained`` writes nothing on a process other than rank 0 once torch.distributed is set up, so a start
-    checkpoint made by the second of two training processes would be a folder without config or weights."""
+def save_checkpoint(model, image_processor, folder: Path) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and ``preprocessor_config.json``, the layout of
+    ``MCG-NJU/videomae-base``, from whichever process calls it (``save_pretrained`` writes nothing on a rank other
+    than 0). ``VideoMAEForVideoClassification.from_pretrained(folder, ..., ignore_mismatched_sizes=True)`` then
+    takes the encoder and adds a new head."""
     from safetensors.torch import save_model
 
     folder = Path(folder)
@@ -115,15 +144,13 @@ def write_model_files(model, folder: Path) -> Path:
     model.config.architectures = [type(model).__name__]
     model.config.save_pretrained(folder)
     save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    image_processor.save_pretrained(folder)
     return folder
 
 
 def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
-    """A checkpoint folder laid out like ``MCG-NJU/videomae-base`` (config, safetensors weights,
-    ``preprocessor_config.json``) holding a VideoMAE with *random* weights; written once per architecture and seed.
-
-    Offline there are no pretrained weights to download: this folder lets the notebooks load a checkpoint with the
-    guide's ``from_pretrained`` calls on every preset."""
+    """A checkpoint folder like ``MCG-NJU/videomae-base`` holding a VideoMAE with *random* weights, written once per
+    architecture and seed: offline, the notebooks' ``from_pretrained`` calls load it on every preset."""
     name = (f"videomae-random-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
             f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
     folder = Path(folder or DATA_DIR / "checkpoints" / name)
@@ -131,13 +158,12 @@ def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
         return folder
     tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     torch.manual_seed(preset.seed)
-    write_model_files(VideoMAEForPreTraining(scratch_config(preset)), tmp)
     size = preset.image_size
-    VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}).save_pretrained(tmp)
-    import shutil
-
-    if folder.is_dir() and not (folder / "model.safetensors").is_file():
-        shutil.rmtree(folder, ignore_errors=True)  # a folder without weights (emptied by hand) is made again
+    save_checkpoint(VideoMAEForPreTraining(scratch_config(preset)),
+                    VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
+                    tmp)
+    if folder.is_dir() and not (folder / "model.safetensors").is_file():  # a folder without weights is made again
+        shutil.rmtree(folder, ignore_errors=True)
     try:
         tmp.rename(folder)
     except OSError:  # another process wrote it first: theirs is the same
@@ -145,15 +171,15 @@ def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     return folder
 
 
-class _quiet_progress:
-    """Hide transformers' own progress bars (writing or loading a tiny checkpoint takes a blink)."""
-
-    def __enter__(self):
-        self.was_enabled = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-
-    def __exit__(self, *exc):
-        if self.was_enabled:
+@contextlib.contextmanager
+def _quiet_progress():
+    """Without transformers' progress bars: writing or loading a tiny checkpoint takes a blink."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
             hf_logging.enable_progress_bar()
 
 
@@ -167,22 +193,19 @@ def pick_device() -> str:
 
 
 def native_bf16() -> bool:
-    """True on a GPU that computes in bfloat16 natively (Ampere and later). ``torch.cuda.is_bf16_supported()``
-    alone also says True where bf16 is only emulated (T4, V100), where VideoMAE's Conv3d may lack a kernel."""
+    """True on a GPU that computes in bfloat16 natively (Ampere and later): ``is_bf16_supported()`` alone is also
+    True where bf16 is only emulated (T4, V100), where VideoMAE's Conv3d may lack a kernel."""
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 def loader_workers(preset: Preset) -> int:
     """DataLoader worker processes: the preset's number, or one per core up to 8."""
-    if preset.num_workers >= 0:
-        return preset.num_workers
-    return min(8, os.cpu_count() or 1)
+    return preset.num_workers if preset.num_workers >= 0 else min(8, os.cpu_count() or 1)
 
 
 def head_message(checkpoint: str, label2id: dict[str, int]) -> str:
     """Say plainly what happens to the checkpoint's classification head with our labels."""
-    config = AutoConfig.from_pretrained(checkpoint)
-    theirs = sorted((getattr(config, "id2label", None) or {}).values())
+    theirs = sorted((getattr(AutoConfig.from_pretrained(checkpoint), "id2label", None) or {}).values())
     if theirs == sorted(label2id):
         return f"{checkpoint} already classifies our {len(label2id)} labels: its head is kept."
     if not theirs or all(name.startswith("LABEL_") for name in theirs):

@@ -1,14 +1,11 @@
 """Self-supervised pretraining of VideoMAE on unlabelled videos: tube masking, the reconstruction loss, the
-checkpoint folder fine-tuning starts from, and reconstructions to look at.
+checkpoint fine-tuning starts from, and reconstructions to look at.
 
-Introduced in the pretraining notebook, which writes the key lines (the mask, the model call, the loss) in its
-cells; this module is what ``python -m benchmarks.pretrain`` and the tests use.
-
-VideoMAE's recipe, shrunk to the offline presets: cut each clip into tubelets (``tubelet_size`` frames x
-``patch_size`` x ``patch_size`` pixels), hide about 90 % of them with one random spatial mask repeated over time
-(a *tube*: a hidden patch stays hidden in every frame, so the model cannot copy it from the next frame), encode the
-few visible ones, and let a small decoder predict the pixels of the hidden ones. The loss is the mean squared error
-on the hidden patches, each target patch normalized by its own mean and standard deviation (``norm_pix_loss``).
+Introduced in 03_pretrain, which writes the key lines (the mask, the model call, the loss) in its cells. VideoMAE's
+recipe, shrunk to the offline presets: hide about 90 % of the tubelets with one random spatial mask repeated over
+time (a hidden patch stays hidden in every frame, so it cannot be copied from the next one), encode the visible
+ones, and let a small decoder predict the pixels of the hidden ones, each target patch normalized by its own mean
+and standard deviation (``norm_pix_loss``).
 """
 
 from __future__ import annotations
@@ -25,16 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import (
-    AutoConfig,
-    VideoMAEForPreTraining,
-    VideoMAEImageProcessor,
-    get_cosine_schedule_with_warmup,
-)
+from transformers import VideoMAEForPreTraining, VideoMAEImageProcessor, get_cosine_schedule_with_warmup
 
 from helpers.config import DATA_DIR, TUBELET_SIZE, Preset, shown
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import _quiet_progress, check_checkpoint, scratch_checkpoint, write_model_files
+from helpers.model import _quiet_progress, check_model_folder, save_checkpoint, scratch_checkpoint
 from helpers.runs import folder_lock
 from helpers.transforms import frame_size, scale_range
 
@@ -46,12 +38,9 @@ CACHE_MB = 4096  # decoded videos kept in memory: the cpu preset's 512 train vid
 
 def tube_mask(batch_size: int, frames: int, height: int, width: int, patch_size: int, tubelet_size: int,
               ratio: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A (batch_size, seq_len) bool mask, True = hidden: per clip one random spatial mask, repeated over time.
-
-    Every clip hides the same number of patches, ``int(ratio * patches_per_frame)`` per time step (as VideoMAE's
-    ``TubeMaskingGenerator``), which ``VideoMAEForPreTraining`` needs to stack them. Tokens are ordered time
-    first, then rows, then columns (the order of VideoMAE's patch embedding), so repeating the spatial mask
-    ``frames // tubelet_size`` times end to end makes a tube."""
+    """A (batch_size, seq_len) bool mask, True = hidden: per clip one random spatial mask of
+    ``int(ratio * patches_per_frame)`` patches (the same count in every clip, as ``VideoMAEForPreTraining`` stacks
+    them), repeated end to end: tokens go time first, so that makes a tube."""
     per_frame = (height // patch_size) * (width // patch_size)
     hidden = int(ratio * per_frame)
     if not 0 < hidden < per_frame:
@@ -63,48 +52,29 @@ def tube_mask(batch_size: int, frames: int, height: int, width: int, patch_size:
     return spatial.repeat(1, frames // tubelet_size)
 
 
-def save_checkpoint(model: VideoMAEForPreTraining, image_processor: VideoMAEImageProcessor, folder: Path) -> Path:
-    """Write ``config.json``, ``model.safetensors`` and ``preprocessor_config.json`` to ``folder``, the layout of
-    ``MCG-NJU/videomae-base``: ``VideoMAEForVideoClassification.from_pretrained(folder, ...,
-    ignore_mismatched_sizes=True)`` takes the encoder and adds a new head (the decoder is left out)."""
-    folder = write_model_files(model, folder)
-    image_processor.save_pretrained(folder)
-    return folder
+def base_checkpoint(preset: Preset, pretraining: bool = False) -> str:
+    """The checkpoint a preset starts from: its ``model``, a Hub name or a folder checked to fit its clips; for
+    ``"scratch"`` random weights (``scratch_checkpoint``); for ``"pretrained"`` the checkpoint of ``pretrain_preset``
+    (pretrained once: in notebook 03, or here if that was skipped) or, with ``pretraining``, the random weights
+    that pretraining starts from."""
+    if preset.model == "scratch" or (preset.model == "pretrained" and pretraining):
+        return str(scratch_checkpoint(preset))
+    if preset.model == "pretrained":
+        return pretrain_preset(preset)[0]
+    return str(check_model_folder(preset.model, preset, start=True))
 
 
-def check_checkpoint_fits(checkpoint: str | Path, preset: Preset) -> dict:
-    """Refuse a checkpoint that is not a VideoMAE or was made for other clips than ``preset``'s; return its config.
-
-    Loading would otherwise fail deep inside the model, or worse, load: another ``num_frames`` or ``image_size``
-    gives another number of tokens, so the position embeddings no longer fit the clips."""
-    folder = Path(checkpoint).expanduser()
-    if folder.is_dir():
-        if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{folder} is not a model folder (no config.json): point at a folder written "
-                                    "by save_pretrained, such as one from helpers.pretrain.pretrain.")
-        config = json.loads((folder / "config.json").read_text())
-    else:  # a Hub name: its config from the cache or the Hub
-        config = AutoConfig.from_pretrained(str(checkpoint)).to_dict()
-    kind = config.get("model_type")
-    if kind != "videomae":
-        architecture = ", ".join(config.get("architectures") or []) or "unknown architecture"
-        raise ValueError(
-            f"{checkpoint} holds a {kind or 'model of no known type'} ({architecture}), not a VideoMAE: "
-            "VideoMAEForVideoClassification cannot start from it. Use a VideoMAE checkpoint (model_type "
-            "'videomae', e.g. MCG-NJU/videomae-base or a folder written by helpers.pretrain), or model='scratch'.")
-    wanted = {"num_frames": preset.num_frames, "image_size": preset.image_size, "patch_size": preset.patch_size,
-              "tubelet_size": TUBELET_SIZE}
-    problems = [f"{name} {config.get(name)} (the preset has {value})" for name, value in wanted.items()
-                if config.get(name) != value]
-    if problems:
-        settings = ", ".join(f"{name}={config.get(name)}" for name in wanted if name != "tubelet_size")
-        raise ValueError(
-            f"{checkpoint} was made for other clips: {'; '.join(problems)}. Its position embeddings would not fit "
-            f"the preset's {preset.num_frames} frames of {preset.image_size}x{preset.image_size}. Either pretrain "
-            f"a checkpoint for this preset (helpers.pretrain.pretrain, or the pretraining notebook), or make the "
-            f"preset match the checkpoint ({settings})."
-        )
-    return config
+def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[str, list[float]]:
+    """Pretrain as the preset says, on ``paths`` (default ``unlabelled_videos``), once; return the checkpoint and the
+    loss of every step. The offline presets' small VideoMAE is pretrained whether they fine-tune it
+    (``"pretrained"``) or its random start (``"scratch"``); a preset that starts from a Hub checkpoint or a folder
+    trains nothing: that checkpoint and no losses."""
+    if preset.model not in ("pretrained", "scratch"):
+        return base_checkpoint(preset), []
+    preset = dataclasses.replace(preset, model="pretrained")
+    paths = list(paths) if paths is not None else unlabelled_videos(preset, quiet=True)  # the caller reported them
+    folder = pretrained_folder(preset, paths)
+    return str(folder), pretrain(preset, paths, folder=folder, **preset_settings(preset))
 
 
 def preset_settings(preset: Preset) -> dict:
@@ -116,8 +86,7 @@ def preset_settings(preset: Preset) -> dict:
 def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
     """Where the preset's pretrained checkpoint lives (under data/checkpoints/): named after the model, the steps
     and a fingerprint of everything else, so a run with other settings or videos gets its own folder."""
-    settings = preset_settings(preset)
-    fingerprint = json.dumps(_fingerprint(preset, paths, **settings), sort_keys=True)
+    fingerprint = json.dumps(_fingerprint(preset, paths, **preset_settings(preset)), sort_keys=True)
     return DATA_DIR / "checkpoints" / (
         f"videomae-pretrained-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
         f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-mask{round(preset.mask_ratio * 100)}-"
@@ -125,9 +94,8 @@ def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
 
 
 def unlabelled_videos(preset: Preset, quiet: bool = False) -> list[Path]:
-    """The videos pretraining learns from: the training split of the preset's dataset; labels are not read.
-    ``quiet``: without ``get_dataset``'s report of where the videos are (and of your folder), for a caller that
-    has printed it already."""
+    """The videos pretraining learns from: the training split of the preset's dataset, labels unread. ``quiet``:
+    without ``get_dataset``'s report, for a caller that printed it already."""
     from helpers.data import get_dataset, list_videos
 
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
@@ -135,46 +103,9 @@ def unlabelled_videos(preset: Preset, quiet: bool = False) -> list[Path]:
     return list_videos(root)["train"]
 
 
-def start_checkpoint(preset: Preset) -> str:
-    """The checkpoint pretraining starts from: the random weights of ``scratch_checkpoint`` when the preset
-    pretrains here (``model="pretrained"``); otherwise the checkpoint fine-tuning starts from, e.g. the real
-    MCG-NJU/videomae-base, which its authors pretrained."""
-    if preset.model in ("pretrained", "scratch"):
-        return str(scratch_checkpoint(preset))
-    return base_checkpoint(preset)
-
-
-def base_checkpoint(preset: Preset) -> str:
-    """What fine-tuning starts from: the preset's ``model`` (a Hub name or a folder, checked to fit the preset's
-    clips); for ``"pretrained"`` the checkpoint of ``pretrain_preset`` (made once: in notebook 03, or here if that
-    was skipped); for ``"scratch"`` the folder of ``scratch_checkpoint``, random weights."""
-    if preset.model == "scratch":
-        return str(scratch_checkpoint(preset))
-    if preset.model == "pretrained":
-        return str(pretrain_preset(preset)[0])
-    check_checkpoint_fits(check_checkpoint(preset.model), preset)  # a VideoMAE made for the preset's clips
-    return preset.model
-
-
-def pretrain_preset(preset: Preset, paths: list[Path] | None = None) -> tuple[str, list[float]]:
-    """Pretrain as the preset says, on ``paths`` (default ``unlabelled_videos``); return the checkpoint and the
-    loss of every step. Done once: notebook 03 trains it, notebook 04's comparison and any run with
-    ``model="pretrained"`` find it (or train it first, if notebook 03 was skipped). The offline presets' small
-    VideoMAE is pretrained whether they fine-tune it (``"pretrained"``) or its random start (``"scratch"``); a
-    preset that starts from a Hub checkpoint or a folder (``full``: MCG-NJU/videomae-base, pretrained by its
-    authors) trains nothing: that checkpoint and no losses."""
-    if preset.model not in ("pretrained", "scratch"):
-        return start_checkpoint(preset), []
-    preset = dataclasses.replace(preset, model="pretrained")
-    # called without paths by whoever fine-tunes it (notebooks 04 and 06, the script): they reported the data
-    paths = list(paths) if paths is not None else unlabelled_videos(preset, quiet=True)
-    folder = pretrained_folder(preset, paths)
-    return str(folder), pretrain(preset, paths, folder=folder, **preset_settings(preset))
-
-
 def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
     """What makes two pretraining runs the same run: a resumed run must match the interrupted one."""
-    # names and sizes: videos made again with other content (a new rendering, your files replaced) are new videos
+    # names and sizes: videos made again with other content (your files replaced) are new videos
     listing = sorted(f"{Path(p).name} {Path(p).stat().st_size}" for p in paths)
     videos = hashlib.sha256("\n".join(listing).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     model = {k: getattr(preset, k) for k in ("image_size", "num_frames", "patch_size", "hidden_size", "num_layers",
@@ -182,29 +113,14 @@ def _fingerprint(preset: Preset, paths: list[Path], **settings) -> dict:
     return {**settings, **model, "videos": len(paths), "video_names_sizes_sha256": videos}
 
 
-def _save_state(path: Path, state: dict) -> None:
-    """torch.save, atomically: a process killed while saving leaves the previous state, not half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path, batch_size: int = 32,
              learning_rate: float = 1e-3, mask_ratio: float = MASK_RATIO, warmup: float = 0.1,
              weight_decay: float = 0.05, norm_pix_loss: bool = True, save_every: int = 50) -> list[float]:
-    """Pretrain the preset's VideoMAE on the videos ``paths`` (no labels) for ``steps`` steps; return the loss of
-    every step, and save the checkpoint to ``folder`` with ``save_checkpoint`` (``pretrain_preset`` chooses the
-    folder with ``pretrained_folder``).
-
-    It starts from the random weights fine-tuning from scratch starts from (``scratch_checkpoint``), so the two
-    differ by the pretraining only. Clips come from the fast pipeline (``FastVideoDataset``, decoded videos kept in
-    memory, and ``VideoBatchTransform``'s training augmentation), one random clip per video and step, every video
-    once per epoch. Each step draws its randomness (clip windows, crops, mask) from the seed and the step number.
-
-    A finished folder with the same settings is reused (its losses returned), never trained twice. The run saves
-    its state to ``<folder>.partial`` every ``save_every`` steps: called again after an interruption it resumes
-    there and ends with the same weights as an uninterrupted run. A finished folder or an interrupted run with
-    other settings is refused with FileExistsError (delete it, or choose another folder)."""
+    """Pretrain the preset's VideoMAE on ``paths`` (no labels) for ``steps`` steps, from ``scratch_checkpoint``'s
+    random weights so that pretrained and scratch runs differ by the pretraining only; save the checkpoint to
+    ``folder`` and return the loss of every step. A finished folder with the same settings is reused; the state is
+    saved to ``<folder>.partial`` every ``save_every`` steps, and a run called again after an interruption resumes
+    there, ending with the same weights. Other settings than a folder's are refused (FileExistsError)."""
     if steps < 1 or batch_size < 1 or save_every < 1:
         raise ValueError(f"steps ({steps}), batch_size ({batch_size}) and save_every ({save_every}) must be 1 or more")
     if not paths:
@@ -244,35 +160,25 @@ def pretraining_optimizer(model: torch.nn.Module, learning_rate: float, weight_d
 
 def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, save_every: int) -> list[float]:
     """The training loop of ``pretrain``, inside its lock."""
-    steps, batch_size = settings["steps"], settings["batch_size"]
+    steps = settings["steps"]
     start = scratch_checkpoint(preset)
     processor = VideoMAEImageProcessor.from_pretrained(start)
     with _quiet_progress():
         model = VideoMAEForPreTraining.from_pretrained(start, norm_pix_loss=settings["norm_pix_loss"])
     model.train()
-    size = frame_size(processor)
     transform = VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
     dataset = FastVideoDataset(paths, [0] * len(paths), preset.num_frames, preset.clip_duration, train=True,
-                               short_side=scale_range(size)[1], cache_mb=CACHE_MB)
+                               short_side=scale_range(frame_size(processor))[1], cache_mb=CACHE_MB)
     optimizer, scheduler = pretraining_optimizer(model, settings["learning_rate"], settings["weight_decay"],
                                                  settings["warmup"], steps)
-
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     partial = folder.with_name(folder.name + ".partial")
-    losses: list[float] = []
-    if (partial / STATE_FILE).is_file():
-        state = torch.load(partial / STATE_FILE, weights_only=False)
-        if state["settings"] != settings:
-            raise FileExistsError(_other_settings(partial, state["settings"], settings, "holds an interrupted run"))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        losses = state["losses"]
-        print(f"Resuming the interrupted pretraining in {partial} at step {len(losses)} of {steps}.")
+    losses = _resume(partial, settings, parts)
     partial.mkdir(parents=True, exist_ok=True)
-
     progress = tqdm(range(len(losses), steps), desc="pretraining", unit="step", initial=len(losses), total=steps)
     for step in progress:
-        pixel_values, mask = pretraining_batch(preset, dataset, transform, step, batch_size, settings["mask_ratio"])
+        pixel_values, mask = pretraining_batch(preset, dataset, transform, step, settings["batch_size"],
+                                               settings["mask_ratio"])
         loss = model(pixel_values=pixel_values, bool_masked_pos=mask).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -281,12 +187,11 @@ def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, s
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
         progress.set_postfix(loss=f"{losses[-1]:.3f}")
-        if len(losses) % save_every == 0 and len(losses) < steps:
-            _save_state(partial / STATE_FILE, {"settings": settings, "model": model.state_dict(),
-                                               "optimizer": optimizer.state_dict(),
-                                               "scheduler": scheduler.state_dict(), "losses": losses})
+        if len(losses) % save_every == 0 and len(losses) < steps:  # atomically: a kill leaves the previous state
+            state = {"settings": settings, "losses": losses, **{k: v.state_dict() for k, v in parts.items()}}
+            torch.save(state, partial / (STATE_FILE + ".tmp"))
+            os.replace(partial / (STATE_FILE + ".tmp"), partial / STATE_FILE)
     progress.close()
-
     # the finished checkpoint appears at once, complete, or not at all
     tmp = folder.with_name(folder.name + ".writing")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -299,11 +204,23 @@ def _pretrain(preset: Preset, paths: list[Path], folder: Path, settings: dict, s
     return losses
 
 
+def _resume(partial: Path, settings: dict, parts: dict) -> list[float]:
+    """The losses of the interrupted run in ``partial``, its state loaded into ``parts``; [] if there is none."""
+    if not (partial / STATE_FILE).is_file():
+        return []
+    state = torch.load(partial / STATE_FILE, weights_only=False)
+    if state["settings"] != settings:
+        raise FileExistsError(_other_settings(partial, state["settings"], settings, "holds an interrupted run"))
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    print(f"Resuming the interrupted pretraining in {partial} at step {len(state['losses'])} of {settings['steps']}.")
+    return state["losses"]
+
+
 def pretraining_batch(preset: Preset, dataset: FastVideoDataset, transform: VideoBatchTransform, step: int,
                       batch_size: int, mask_ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The clips (normalized ``pixel_values``) and tube masks of pretraining step ``step``: its videos from
-    ``_batch_indices``, their clip windows, crops and masks drawn from the preset's seed and the step number, so a
-    resumed run, or ``benchmarks.mae_probe``, sees exactly the same batches."""
+    """The clips (normalized ``pixel_values``) and tube masks of step ``step``, all drawn from the preset's seed and
+    the step number, so that a resumed run, or ``benchmarks.mae_probe``, sees exactly the same batches."""
     torch.manual_seed(preset.seed * 1_000_003 + step)
     batch = collate_uint8([dataset[i] for i in _batch_indices(step, batch_size, len(dataset), preset.seed)])
     pixel_values = transform(batch["pixel_values"], train=True)
@@ -314,8 +231,7 @@ def pretraining_batch(preset: Preset, dataset: FastVideoDataset, transform: Vide
 
 def _batch_indices(step: int, batch_size: int, count: int, seed: int) -> list[int]:
     """The videos of one step: a fresh seeded shuffle of all ``count`` videos per epoch, read in order."""
-    orders = {}
-    indices = []
+    orders, indices = {}, []
     for position in range(step * batch_size, (step + 1) * batch_size):
         epoch, offset = divmod(position, count)
         if epoch not in orders:
@@ -328,8 +244,7 @@ def _patches(frames: torch.Tensor, patch_size: int, tubelet_size: int) -> torch.
     """(T, H, W, C) to (tokens, tubelet_size * patch_size**2, C), tokens in VideoMAE's order."""
     t, h, w, c = frames.shape
     p, ts = patch_size, tubelet_size
-    cut = frames.reshape(t // ts, ts, h // p, p, w // p, p, c).permute(0, 2, 4, 1, 3, 5, 6)
-    return cut.reshape(-1, ts * p * p, c)
+    return frames.reshape(t // ts, ts, h // p, p, w // p, p, c).permute(0, 2, 4, 1, 3, 5, 6).reshape(-1, ts * p * p, c)
 
 
 def _unpatch(patches: torch.Tensor, shape: tuple[int, int, int, int], patch_size: int,
@@ -337,46 +252,33 @@ def _unpatch(patches: torch.Tensor, shape: tuple[int, int, int, int], patch_size
     """The inverse of ``_patches``: (tokens, tubelet_size * patch_size**2, C) to (T, H, W, C)."""
     t, h, w, c = shape
     p, ts = patch_size, tubelet_size
-    cut = patches.reshape(t // ts, h // p, w // p, ts, p, p, c).permute(0, 3, 1, 4, 2, 5, 6)
-    return cut.reshape(t, h, w, c)
+    return patches.reshape(t // ts, h // p, w // p, ts, p, p, c).permute(0, 3, 1, 4, 2, 5, 6).reshape(t, h, w, c)
 
 
 @torch.no_grad()
 def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Tensor, mask: torch.Tensor,
                           mean: list[float], std: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(original, masked input, reconstruction) of one clip as uint8 (T, H, W, 3) frames, for a GIF side by side.
-
-    ``pixel_values`` is one normalized clip, (T, 3, H, W) or (1, T, 3, H, W), ``mask`` its (seq_len,) or
-    (1, seq_len) tube mask, ``mean``/``std`` the image processor's. Hidden patches are grey in the masked input;
-    the reconstruction shows the visible patches as they are and the model's prediction in the hidden ones.
-    With ``norm_pix_loss`` (VideoMAE's default) the model predicts each patch normalized by its own mean and
-    standard deviation, so a prediction alone has no brightness or contrast: for display it is given those of the
-    original patch (as the MAE papers show reconstructions), which shows the predicted shape, not the colours. A
-    prediction of zeros is then drawn as each hidden patch's mean colour, a fair picture of a model that knows
-    nothing: notebook 03 shows it next to the model's (its ``decoder.head`` set to zero) to see what the model adds."""
+    """(original, masked input, reconstruction) of one normalized clip as uint8 (T, H, W, 3) frames, for a GIF:
+    hidden patches grey in the input, predicted in the reconstruction. With ``norm_pix_loss`` a prediction has no
+    brightness or contrast of its own, so it gets the original patch's, as the MAE papers show them."""
     clip = pixel_values.reshape(-1, *pixel_values.shape[-4:])[:1]
     mask = mask.reshape(1, -1).bool()
-    config = model.config
-    p, ts = config.patch_size, config.tubelet_size
+    p, ts = model.config.patch_size, model.config.tubelet_size
     was_training = model.training
     model.eval()
     predicted = model(pixel_values=clip.to(model.device, model.dtype), bool_masked_pos=mask.to(model.device))
     model.train(was_training)
-    predicted = predicted.logits[0].float().cpu()  # (hidden tokens, ts * p * p * C)
-
+    predicted = predicted.logits[0].float().cpu().reshape(-1, ts * p * p, 3)  # (hidden tokens, ts * p * p, C)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     original = (clip[0].float().cpu() * std_t + mean_t).permute(0, 2, 3, 1)  # (T, H, W, 3) in [0, 1]
     patches = _patches(original, p, ts)
     hidden = mask[0].cpu()
-    predicted = predicted.reshape(-1, ts * p * p, 3)
-    if config.norm_pix_loss:
+    if model.config.norm_pix_loss:  # the loss's own statistics: unbiased variance, epsilon 1e-6
         target = patches[hidden]
-        # the loss's own statistics (unbiased variance, epsilon 1e-6), over the pixels of each patch and channel
         predicted = predicted * (target.var(dim=1, unbiased=True, keepdim=True).sqrt() + 1e-6) + target.mean(
             dim=1, keepdim=True)
-    else:
-        # the model predicts frames unnormalized with ImageNet's mean and std (its loss assumes them): undo that
+    else:  # the model predicts frames normalized with ImageNet's mean and std (its loss assumes them)
         from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
         model_mean, model_std = torch.tensor(IMAGENET_DEFAULT_MEAN), torch.tensor(IMAGENET_DEFAULT_STD)
@@ -386,7 +288,6 @@ def reconstruction_frames(model: VideoMAEForPreTraining, pixel_values: torch.Ten
     rebuilt[hidden] = predicted
 
     def to_uint8(x: torch.Tensor) -> np.ndarray:
-        frames = _unpatch(x, tuple(original.shape), p, ts)
-        return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        return (_unpatch(x, tuple(original.shape), p, ts).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
     return to_uint8(patches), to_uint8(masked), to_uint8(rebuilt)

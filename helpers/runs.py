@@ -1,15 +1,10 @@
-"""Run folders: one training at a time in each, and one clear message when one cannot be written.
+"""Run folders: one writer at a time in each, one clear message when one cannot be written, the checkpoints a run
+can resume from.
 
-Used by ``helpers.train`` (the script, and ``new_run_dir`` in 04_train and 06_fast_pipeline) and by
-``helpers.tutorial``. What a learner would skip:
-
-- ``hold_run_folder``: a lock on ``<folder>/.lock``, so that a second training started on the same folder is
-  refused instead of mixing its checkpoints with the first one's; ``folder_lock`` makes a second writer wait instead
-  (the generator, the download, pretraining). Both are the operating system's lock (``flock``): it goes with the
-  process, so a killed one leaves nothing stuck.
-- ``check_writable`` and ``clear_write_errors``: a read-only folder or a full disk, met before or during training,
-  stops with one message that names the folder and the fix instead of a traceback from deep inside torch.save
-  (``unexpected pos 5248 vs 5140``). A checkpoint cut off by a full disk is removed; the earlier ones are kept.
+The locks are the operating system's (``flock``): they go with the process, so a killed one leaves nothing stuck.
+``folder_lock`` makes a second writer wait (the generator, the download, pretraining); ``hold_run_folder`` refuses a
+second training in a run folder instead of mixing its checkpoints with the first one's. A read-only folder or a
+full disk stops with one message naming the folder and the fix instead of a traceback from inside torch.save.
 """
 
 from __future__ import annotations
@@ -29,7 +24,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-# where to send a run instead, for each way of starting one
 ELSEWHERE = ("choose a folder elsewhere: TUTORIAL_OUTPUT=/path for make tutorial and the notebooks, --output-dir "
              "for python -m helpers.train")
 RESUME_HINT = "continue from the last checkpoint with RESUME=1 make tutorial (RESUME = True in notebook 04) or --resume"
@@ -38,18 +32,11 @@ SHORT_WRITE = re.compile(r"unexpected pos \d+ vs \d+|file write failed|No space 
                          r"code: 28\b")
 PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
 FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)  # EDQUOT: over a disk quota
+LOCK_NAME = ".lock"  # inside a run folder: hidden, and gone with the folder
 
 
 class OutputError(RuntimeError):
     """A run folder that cannot be used now (in use, not writable, disk full); the message names it and the fix."""
-
-
-def _size(num_bytes: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if num_bytes < 1000 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1000
-    return ""  # unreachable
 
 
 def nearest_existing(folder: Path) -> Path:
@@ -62,8 +49,7 @@ def nearest_existing(folder: Path) -> Path:
 
 def write_error_message(err: BaseException, folder: Path, doing: str | None = None) -> str | None:
     """One message for a write that failed because the disk is full or the folder is not writable; else None.
-
-    ``doing`` says what was being written ("Saving a checkpoint"); the message names ``folder`` and the fix."""
+    ``doing`` says what was being written ("Saving a checkpoint")."""
     folder = Path(folder)
     code = getattr(err, "errno", None)
     prefix = f"{doing} failed: " if doing else ""
@@ -76,7 +62,8 @@ def write_error_message(err: BaseException, folder: Path, doing: str | None = No
                 f"(ls -ld {folder}: is it yours, is the disk mounted read-only?), or {ELSEWHERE}.")
     if code in FULL or (code is None and SHORT_WRITE.search(str(err))):
         try:
-            free = f"{_size(shutil.disk_usage(nearest_existing(folder)).free)} free"
+            free = shutil.disk_usage(nearest_existing(folder)).free
+            free = f"{free:.0f} bytes free" if free < 1000 else f"{free / 1e6:.1f} MB free"
         except OSError:
             free = "free space unknown"
         return (f"{prefix}the disk that holds {folder} is full ({free}). Free some space on it (df -h "
@@ -112,13 +99,24 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
+def last_checkpoint(run_dir: Path, verbose: bool = True) -> str | None:
+    """The newest *complete* checkpoint in ``run_dir``, or None: unlike transformers' ``get_last_checkpoint`` it
+    skips one that a process killed while saving left without its state (and says so, if ``verbose``)."""
+    complete = complete_checkpoints(run_dir) if Path(run_dir).is_dir() else []
+    newest = int(complete[-1].name.split("-")[1]) if complete else -1
+    for path in sorted(Path(run_dir).glob("checkpoint-*")) if verbose and Path(run_dir).is_dir() else []:
+        step = path.name.split("-")[1]
+        if path.is_dir() and path not in complete and step.isdigit() and int(step) > newest:
+            print(f"Skipping {path}: incomplete (the run stopped while writing it).")
+    return str(complete[-1]) if complete else None
+
+
 @contextmanager
 def clear_write_errors(run_dir: Path, doing: str = "Saving a checkpoint") -> Iterator[None]:
     """Turn a full disk or a read-only folder met inside the block (``trainer.train()``) into one OutputError.
 
-    Introduced in 04_train. The checkpoint that was being written when the disk filled up is removed (it is
-    incomplete, and it holds the space needed to go on); the complete ones before it are left as they are, so the
-    run can continue from the last of them once there is room."""
+    Introduced in 04_train. The checkpoint being written when the disk filled up is removed (it is incomplete and
+    holds the space needed to go on); the complete ones are kept, so the run can continue from the last of them."""
     run_dir = Path(run_dir)
     started = time.time()
     try:
@@ -141,15 +139,10 @@ def clear_write_errors(run_dir: Path, doing: str = "Saving a checkpoint") -> Ite
         raise OutputError(message) from None
 
 
-# --- locks: one writer per folder -------------------------------------------------------------------------------------
-
 @contextmanager
 def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
-    """Hold an exclusive lock on ``<folder>.lock`` while one process writes ``folder``; yield the lock file.
-
-    Another process (a second training process, a second run) waits, then finds the work done. The lock is the
-    operating system's (``flock``): it goes with the process that holds it, so one that was killed leaves nothing
-    stuck. Used by the built-in dataset's generator, the download and pretraining."""
+    """Hold a lock on ``<folder>.lock`` while this process writes ``folder``; yield the lock file. Another process
+    (a second training process, a second run) waits, then finds the work done."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder.with_name(folder.name + ".lock"))
@@ -167,13 +160,9 @@ def folder_lock(folder: Path, doing: str = "writing") -> Iterator[Path]:
 _held: dict[Path, FileLock] = {}  # run folder -> this process's lock on it
 
 
-LOCK_NAME = ".lock"  # inside the run folder: hidden, and gone with the folder
-
-
 def hold_run_folder(folder: Path) -> Path:
     """Lock ``folder`` for this process (``<folder>/.lock``) until ``release_run_folder`` or the end of the process;
-    OutputError naming the process that holds it if another one does, or naming the folder and the fix if it cannot
-    be written. Holding it already is fine."""
+    OutputError naming the process that holds it, or the folder and the fix if it cannot be written."""
     folder = Path(folder).absolute()
     if folder in _held:
         return folder

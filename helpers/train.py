@@ -16,6 +16,7 @@ import os
 import platform
 import shlex
 import shutil
+import time
 import warnings
 from functools import partial
 from pathlib import Path
@@ -44,8 +45,8 @@ from helpers.runs import (
     OutputError,
     check_writable,
     clear_write_errors,
-    complete_checkpoints,
     hold_run_folder,
+    last_checkpoint,
     release_run_folder,
     run_folder_lock,
 )
@@ -53,20 +54,15 @@ from helpers.transforms import build_transforms, frame_size, scale_range
 from helpers.video import KEEP_SHORT_SIDE, UprightVideos
 
 METRIC_DIR = Path(__file__).parent / "metrics" / "accuracy"
-# what a run of the script writes into its --output-dir (besides the lock file, helpers.runs.LOCK_NAME): the only
-# entries --overwrite removes there
+# what the script writes into its --output-dir besides its lock file: the only entries --overwrite removes there
 CHECKPOINTS = "checkpoints"  # the Trainer's checkpoint-N folders
 MODEL = "model"  # the trained model folder (save_model_folder), what helpers.predict loads
 RUN_ENTRIES = (CHECKPOINTS, MODEL)
 
 
 class ShardedVideoSampler(torch.utils.data.Sampler):
-    """Shuffled video order, split between training processes: each reads a distinct share of the videos.
-
-    Every process draws the same permutation (same seed, same epoch) and keeps every world_size-th video from
-    its rank on; the remainder is dropped so that all processes run the same number of steps. With one process it
-    is a plain seeded shuffle. PyTorchVideo instantiates it with the list of videos, once per dataset.
-    """
+    """A seeded shuffle of the videos, split between training processes: every process draws the same permutation
+    and keeps every world_size-th video from its rank on, the remainder dropped so that all run the same steps."""
 
     def __init__(self, data_source, seed: int = 0):
         self.data_source, self.seed, self.epoch = data_source, seed, 0
@@ -89,14 +85,10 @@ class ShardedVideoSampler(torch.utils.data.Sampler):
 
 
 class VideoTrainer(Trainer):
-    """The Trainer with three additions for video.
-
-    - ``video_transform`` (the fast pipeline's ``VideoBatchTransform``): applied to uint8 ``pixel_values`` once the
-      batch is on the device, in train mode while the model trains, in eval mode in evaluation and prediction.
-    - With several processes, PyTorchVideo's iterable training dataset is sharded by ShardedVideoSampler instead
-      of every process decoding every video (accelerate's default for iterable datasets).
-    - A loader worker that dies (killed for memory, most often) stops training with a message that says what to do.
-    """
+    """The Trainer with three additions for video: ``video_transform`` (the fast pipeline's ``VideoBatchTransform``)
+    applied to uint8 batches on the device, in train mode while the model trains; PyTorchVideo's iterable dataset
+    sharded between processes by ShardedVideoSampler instead of every process decoding every video; and a message
+    that says what to do when a loader worker dies."""
 
     def __init__(self, *args, video_transform: VideoBatchTransform | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,8 +99,7 @@ class VideoTrainer(Trainer):
         pixel_values = inputs.get("pixel_values")
         if self.video_transform is not None and pixel_values is not None:
             device = pixel_values[0].device if isinstance(pixel_values, list) else pixel_values.device
-            transform = self.video_transform.to(device)
-            inputs["pixel_values"] = transform(pixel_values, train=self.model.training)
+            inputs["pixel_values"] = self.video_transform.to(device)(pixel_values, train=self.model.training)
         return inputs
 
     def floating_point_ops(self, inputs: dict) -> int:
@@ -140,11 +131,8 @@ class VideoTrainer(Trainer):
 
 
 class ReportEpochs(TrainerCallback):
-    """Tell the Trainer's progress table which epoch a run is in, and how many it has.
-
-    Introduced in 04_train. With a dataset that has no length (PyTorchVideo's) and ``max_steps``, the Trainer cannot
-    count epochs: its table would number them from 0 and show ``Epoch 3/9223372036854775807`` (the largest
-    integer). Given the steps of one epoch, this keeps ``state.epoch`` at steps done / steps per epoch."""
+    """Tell the Trainer's progress table which epoch a run is in and how many it has (04_train): with a dataset
+    without a length and ``max_steps`` it would show ``Epoch 3/9223372036854775807``."""
 
     def __init__(self, num_epochs: int, steps_per_epoch: int | None = None):
         self.num_epochs, self.steps_per_epoch = num_epochs, steps_per_epoch
@@ -161,23 +149,16 @@ class ReportEpochs(TrainerCallback):
 
 def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
                          ignore: tuple[str, ...] = ("output_dir", "logging_dir")) -> dict:
-    """The fields where two ``TrainingArguments`` differ: {field: (ours, theirs)}.
-
-    Introduced in 04_train, which writes the arguments out and checks them against ``training_arguments`` (what
-    the script uses), so that the notebook and the script cannot drift apart."""
+    """The fields where two ``TrainingArguments`` differ, {field: (ours, theirs)}: notebook 04 checks its arguments
+    against ``training_arguments`` (the script's), so that the two cannot drift apart."""
     a, b = ours.to_dict(), theirs.to_dict()
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
 
 
 def new_run_dir(base: Path, resume: bool = False) -> Path:
-    """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one.
-
-    Introduced in 04_train: running the notebook again never mixes two runs' checkpoints. The folder is locked for
-    this process (``helpers.runs.hold_run_folder``) until it ends or asks for another folder under ``base``: a
-    second process that resumes the same run, while this one trains, is refused with a message. A ``base`` that
-    cannot be written stops here, with a message that names it and the fix."""
-    import time
-
+    """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one,
+    locked for this process until it ends or asks for another (04_train): a run never mixes its checkpoints with
+    another's, and a ``base`` that cannot be written stops here, naming it and the fix."""
     base = check_writable(Path(base))
     runs = sorted(p for p in base.glob("[0-9]*-[0-9]*") if p.is_dir())
     if resume and runs:
@@ -202,8 +183,7 @@ _run_of_base: dict[Path, Path] = {}  # base folder -> the run folder this proces
 
 
 def _hold_one(base: Path, run: Path) -> Path:
-    """Hold ``run``, and let go of the run this process held before under the same ``base`` (a notebook run twice
-    in one kernel)."""
+    """Hold ``run``, and let go of the run this process held before under ``base`` (a notebook run twice)."""
     hold_run_folder(run)
     previous = _run_of_base.get(base)
     if previous is not None and previous != run:
@@ -213,8 +193,8 @@ def _hold_one(base: Path, run: Path) -> Path:
 
 
 class SkippedClipWarnings(logging.Handler):
-    """PyTorchVideo silently draws another video when one fails to open or decode mid-epoch (it logs that at
-    debug level only): turn each such message into a warning that names the file."""
+    """PyTorchVideo silently draws another video when one fails to decode mid-epoch (it logs that at debug level
+    only): turn each such message into a warning that names the file."""
 
     def emit(self, record: logging.LogRecord) -> None:
         warnings.warn(f"PyTorchVideo skipped a video it could not read and drew another one instead: "
@@ -246,12 +226,8 @@ def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, st
 
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
-    """PyTorchVideo datasets for train, val and test, as in the guide (its ``Ucf101`` is this dataset over a folder).
-
-    The videos are listed and checked first (``labelled_videos``): files that do not decode are skipped with a
-    warning, and every label comes from the same class list in every split. The clips are read by
-    ``helpers.video`` (``UprightVideos``): the same stream and orientation as every other step, and frames larger
-    than the transforms need (4K) shrunk as they are decoded, so memory stays bounded whatever the resolution."""
+    """PyTorchVideo datasets for train, val and test, as in the guide (its ``Ucf101`` is this dataset over a folder),
+    of the videos ``labelled_videos`` checked, read by ``upright_videos``."""
     from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 
     warn_on_skipped_clips()
@@ -277,29 +253,22 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
 
 
 def upright_videos(image_processor) -> UprightVideos:
-    """The reader of the guide's datasets (``dataset.video_path_handler``): ``helpers.video``, as every step reads.
-
-    Introduced in 02_preprocess_and_visualize. PyTorchVideo's own decoder reads a file's first video stream as
-    stored: a phone video would come out sideways, a file whose first stream is its thumbnail as one still frame.
-    This one picks the stream a player shows and turns frames upright. Large frames are shrunk as they are decoded,
-    to the largest short side the transforms scale to (4K input would otherwise take gigabytes per clip in
-    float32); UCF-101's and the built-in videos' 320x240 frames are read as they are, as PyTorchVideo reads them."""
+    """The reader of the guide's datasets (``dataset.video_path_handler``, 02_preprocess_and_visualize): unlike
+    PyTorchVideo's, it reads the stream a player shows, upright (a phone video is not sideways), and shrinks frames
+    larger than the transforms need as it decodes them (4K input would take gigabytes per clip)."""
     return UprightVideos(short_side=max(scale_range(frame_size(image_processor))[1], KEEP_SHORT_SIDE))
 
 
 def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
-    """``helpers.fast`` datasets for train, val and test: uint8 clips, decoded only as far as a clip needs.
-
-    Use them with ``collate_uint8`` and ``VideoTrainer(video_transform=batch_transform(...))``, which applies the
-    guide's transforms to whole batches on the device. Training draws one random clip per video and epoch, as
-    the guide's "random" sampler; val and test cut every video into consecutive clips, as its "uniform" one."""
+    """``helpers.fast`` datasets for train, val and test: uint8 clips, decoded only as far as a clip needs, for
+    ``collate_uint8`` and ``VideoTrainer(video_transform=batch_transform(...))``. Training draws one random clip per
+    video and epoch, as the guide's "random" sampler; val and test cut every video into consecutive clips."""
     label2id, _ = label_maps(class_names(root))
     datasets = {}
     for split in ("train", "val", "test"):
         paths, labels = labelled_videos(root, split, label2id, clip_seconds=preset.clip_duration)
         datasets[split] = FastVideoDataset(
             paths, labels, preset.num_frames, preset.clip_duration, train=split == "train",
-            # frames arrive with their short side at most the largest the augmentation scales to
             short_side=scale_range(frame_size(image_processor))[1], shuffle_frames=shuffle_frames,
         )
     return datasets
@@ -345,53 +314,36 @@ def steps_per_epoch(num_videos: int, batch_size: int, workers: int, processes: i
 
 def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, **overrides) -> TrainingArguments:
     """The guide's ``TrainingArguments`` in transformers 5's names."""
-    device = pick_device()
     workers = loader_workers(preset)
     processes = int(os.environ.get("WORLD_SIZE", 1))
     if preset.pipeline == "fast":  # a dataset with a length: one batch per batch_size videos, whatever the workers
         epoch_steps = math.ceil(num_train_videos / processes / preset.batch_size)
     else:
         epoch_steps = steps_per_epoch(num_train_videos, preset.batch_size, workers, processes)
-    values = dict(
-        output_dir=str(output_dir),
-        # the datasets yield dicts with "video"; the model takes "pixel_values": keep every column
-        remove_unused_columns=False,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        learning_rate=preset.learning_rate,
-        weight_decay=preset.weight_decay,
-        per_device_train_batch_size=preset.batch_size,
-        per_device_eval_batch_size=preset.batch_size,
+    return TrainingArguments(**dict(
+        output_dir=str(output_dir), report_to="none", seed=preset.seed, data_seed=preset.seed,
+        remove_unused_columns=False,  # the model takes "pixel_values", the datasets yield "video": keep every column
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, metric_for_best_model="accuracy",
+        learning_rate=preset.learning_rate, weight_decay=preset.weight_decay,
         warmup_steps=preset.warmup,  # a float below 1 is a ratio of all steps
-        logging_steps=max(1, min(10, epoch_steps // 2)),
-        # the guide's load_best_model_at_end=True is off: transformers 5.24's Trainer reloads the best checkpoint
-        # without converting VideoMAE's q_bias/v_bias names and silently keeps the last epoch's biases;
-        # load_best_checkpoint() below reloads it with from_pretrained, which converts them
-        load_best_model_at_end=False,
-        metric_for_best_model="accuracy",
-        # the PyTorchVideo datasets have no length: say how many steps make the run (the fast ones have one)
+        per_device_train_batch_size=preset.batch_size, per_device_eval_batch_size=preset.batch_size,
+        num_train_epochs=preset.num_epochs, logging_steps=max(1, min(10, epoch_steps // 2)),
+        # the PyTorchVideo datasets have no length: the steps of the run, given (the fast ones have one)
         max_steps=epoch_steps * preset.num_epochs if preset.pipeline == "pytorchvideo" else -1,
-        num_train_epochs=preset.num_epochs,
-        seed=preset.seed,
-        data_seed=preset.seed,
-        dataloader_num_workers=workers,
+        dataloader_num_workers=workers, use_cpu=pick_device() == "cpu",
         bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
-        use_cpu=device == "cpu",
-        report_to="none",
-        # the guide's push_to_hub=True makes the Trainer create the Hub repository before training, so an unreachable
-        # Hub costs the run; the saved model folder is pushed at the end instead (push_model_folder)
-        push_to_hub=False,
-        hub_model_id=preset.hub_model_id or None,
-    )
-    values.update(overrides)
-    return TrainingArguments(**values)
+        # off: the Trainer reloads the best checkpoint without converting VideoMAE's q_bias/v_bias names, keeping the
+        # last epoch's biases; load_best_checkpoint reloads it with from_pretrained, which converts them
+        load_best_model_at_end=False,
+        # off: the Trainer would create the Hub repository before training, so an unreachable Hub would cost the run;
+        # run_training pushes the saved model folder at the end instead (push_model_folder)
+        push_to_hub=False, hub_model_id=preset.hub_model_id or None,
+    ) | overrides)
 
 
 def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: bool = False):
     """Everything the Trainer needs, built from the preset: returns (trainer, datasets)."""
-    classes = class_names(root)
-    label2id, id2label = label_maps(classes)
+    label2id, id2label = label_maps(class_names(root))
     model, processor = build_model(preset, label2id, id2label)
     if preset.pipeline == "fast":
         datasets = make_fast_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
@@ -399,9 +351,7 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     else:
         datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
         collator, transform = collate_fn, None
-    # the Trainer never talks to the Hub: run_training pushes the saved model folder at the end, so that a push
-    # that fails cannot cost the training
-    args = training_arguments(preset, output_dir, datasets["train"].num_videos, push_to_hub=False)
+    args = training_arguments(preset, output_dir, datasets["train"].num_videos)
     trainer = VideoTrainer(
         model=model, args=args,
         train_dataset=datasets["train"], eval_dataset=datasets["val"],
@@ -413,15 +363,6 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     return trainer, datasets
 
 
-def versions() -> dict[str, str]:
-    """Versions of the packages that shape a run, for the model card."""
-    import pytorchvideo
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "pytorchvideo": pytorchvideo.__version__,
-            "evaluate": evaluate.__version__}
-
-
 def load_best_checkpoint(trainer: Trainer) -> str | None:
     """Put the best checkpoint's weights (by validation accuracy) into ``trainer.model``; return its path."""
     best = trainer.state.best_model_checkpoint
@@ -431,12 +372,10 @@ def load_best_checkpoint(trainer: Trainer) -> str | None:
 
 
 def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
-    """Refuse to train into a folder that holds an earlier run, unless asked to overwrite or resume; check that
-    the folder can be written (OutputError naming it and the fix if not).
-
-    A run is what the script writes (``RUN_ENTRIES``): anything else in the folder (executed notebooks, plots, your
-    own files) is not one, and is never deleted. A new run is written beside such files; ``overwrite`` removes an
-    earlier run only from a folder that holds nothing else, since a ``model`` folder beside your files may be yours."""
+    """Refuse to train into a folder that holds an earlier run (``RUN_ENTRIES``), unless asked to overwrite or
+    resume; OutputError naming the folder and the fix if it cannot be written. Other files there (executed
+    notebooks, plots, yours) are no run and never deleted: ``overwrite`` removes a run only from a folder that holds
+    nothing else, since a ``model`` folder beside your files may be yours."""
     path = Path(path)
     ours = [path / name for name in RUN_ENTRIES if (path / name).exists() or (path / name).is_symlink()]
     others = sorted(p.name for p in path.iterdir() if p.name not in (*RUN_ENTRIES, LOCK_NAME)) if path.is_dir() else []
@@ -463,26 +402,9 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
     return check_writable(path)
 
 
-def last_checkpoint(run_dir: Path, verbose: bool = True) -> str | None:
-    """The newest *complete* checkpoint in ``run_dir`` (``helpers.runs.complete_checkpoints``), or None.
-
-    The Trainer writes a checkpoint in place and its ``trainer_state.json`` last, so a process killed while saving
-    leaves a folder without a readable state: such folders are skipped (transformers' get_last_checkpoint would
-    pick them)."""
-    complete = complete_checkpoints(run_dir) if Path(run_dir).is_dir() else []
-    if verbose:
-        newest = int(complete[-1].name.split("-")[1]) if complete else -1
-        for path in sorted(Path(run_dir).glob("checkpoint-*")) if Path(run_dir).is_dir() else []:
-            step = path.name.split("-")[1]
-            if path.is_dir() and path not in complete and step.isdigit() and int(step) > newest:
-                print(f"Skipping {path}: incomplete (the run stopped while writing it).")
-    return str(complete[-1]) if complete else None
-
-
 def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:
-    """Write the weights (safetensors), the config with the label maps and the image processor into one folder.
-
-    Unlike ``trainer.save_model`` it leaves out ``training_args.bin``, a pickle that nothing here needs."""
+    """Write the weights (safetensors), the config with the label maps and the image processor into one folder;
+    unlike ``trainer.save_model``, without ``training_args.bin``, a pickle that nothing here needs."""
     trainer.model.save_pretrained(model_dir)
     trainer.processing_class.save_pretrained(model_dir)
     return Path(model_dir)
@@ -490,9 +412,14 @@ def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:
 
 def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     """A README.md beside the weights: what the model is, what it was trained on, how well it does."""
+    import pytorchvideo
+
     about = describe(preset)
     if preset.data_dir:  # your folder by its name only: the card goes to the Hub, a full path can hold a user name
         about = about.replace(str(preset.dataset_dir), preset.dataset_dir.name)
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "transformers": transformers.__version__, "pytorchvideo": pytorchvideo.__version__,
+                "evaluate": evaluate.__version__}
     lines = [
         "---", "library_name: transformers", "pipeline_tag: video-classification", "tags: [videomae]", "---", "",
         f"# VideoMAE video classifier ({preset.name} preset)", "",
@@ -503,7 +430,7 @@ def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
         f"seed {preset.seed}",
         "", "## Results", "", "| metric | value |", "| --- | --- |",
         *[f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()],
-        "", "## Versions", "", *[f"- {k} {v}" for k, v in versions().items()], "",
+        "", "## Versions", "", *[f"- {k} {v}" for k, v in versions.items()], "",
         "## Use", "", "```python", "from transformers import pipeline",
         f'classifier = pipeline("video-classification", model="{model_dir.name}")',
         'classifier("video.mp4")', "```", "",
@@ -511,6 +438,10 @@ def write_model_card(model_dir: Path, preset: Preset, metrics: dict) -> Path:
     card = model_dir / "README.md"
     card.write_text("\n".join(lines))
     return card
+
+
+class HubPushError(RuntimeError):
+    """The push to the Hub failed; the model folder is saved locally (the message says where)."""
 
 
 def hub_failure(err: BaseException, repo_id: str, model_dir: Path) -> str:
@@ -540,15 +471,9 @@ def hub_failure(err: BaseException, repo_id: str, model_dir: Path) -> str:
             f"and nothing is lost. {fix}, then push that folder: hf upload {repo_id} {model_dir}")
 
 
-class HubPushError(RuntimeError):
-    """The push to the Hub failed; the model folder is saved locally (the message says where)."""
-
-
 def push_model_folder(model_dir: Path, repo_id: str) -> str:
-    """Upload a saved model folder (weights, config, image processor, model card) to the Hub; return the repo's URL.
-
-    Raises HubPushError with one message (why, the fix, where the model is saved) instead of the network stack's
-    traceback. The token comes from HF_TOKEN or a stored login, as for every huggingface_hub call."""
+    """Upload a saved model folder to the Hub (the token from HF_TOKEN or a stored login); return the repo's URL,
+    or raise HubPushError with one message (why, the fix, where the model is saved)."""
     from huggingface_hub import create_repo, upload_folder
 
     try:
@@ -566,8 +491,7 @@ def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwri
     script does. Another run in ``output_dir`` at the same time is refused (OutputError)."""
     state = PartialState()  # joins the process group when started by torchrun or accelerate launch
     output_dir = Path(output_dir)
-    # on CPU, torchrun's processes are no process group yet (the Trainer makes one), so each of them says it is the
-    # main process: the rank decides
+    # on CPU, torchrun's processes are no process group yet (the Trainer makes one), so each says it is the main one
     first = state.is_main_process and int(os.environ.get("RANK", "0")) == 0
     check_apart(preset, output_dir, "choose another --output-dir")  # before its lock file is written there
     with contextlib.ExitStack() as stack:
@@ -590,28 +514,25 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
     with clear_write_errors(run_dir):
         trainer.train(resume_from_checkpoint=checkpoint)
     print(f"Best checkpoint by validation accuracy: {load_best_checkpoint(trainer)}")
-    metrics = {}
-    per_clip = trainer.evaluate(datasets["test"], metric_key_prefix="test")
-    metrics["test accuracy per clip"] = per_clip["test_accuracy"]
-    if trainer.is_world_process_zero():
-        model = trainer.model
-        paths, labels = labelled_videos(root, "test", model.config.label2id)
-        result = evaluate_videos(model, trainer.processing_class, paths, labels, preset,
-                                 shuffle_frames=shuffle_frames)
-        metrics["test accuracy per video"] = result["accuracy"]
-        metrics["test videos"] = result["num_videos"]
-        metrics["clips x crops per video"] = views(result)
-        model_dir = output_dir / MODEL
-        with clear_write_errors(run_dir, doing=f"Saving the trained model into {model_dir}"):
-            save_model_folder(trainer, model_dir)
-            write_model_card(model_dir, preset, metrics)
-        print(json.dumps(metrics, indent=1))
-        if preset.push_to_hub:
-            repo_id = preset.hub_model_id or f"videomae-{preset.name}"
-            print(f"Pushing {model_dir} to the Hub as {repo_id} ...", flush=True)
-            print("uploaded:", push_model_folder(model_dir, repo_id))
-        print(printable(f"The model is saved in {model_dir}. Classify videos with it: python -m helpers.predict "
-                        f"--model {shlex.quote(str(model_dir))} video.mp4"))
+    metrics = {"test accuracy per clip": trainer.evaluate(datasets["test"], metric_key_prefix="test")["test_accuracy"]}
+    if not trainer.is_world_process_zero():
+        return metrics
+    paths, labels = labelled_videos(root, "test", trainer.model.config.label2id)
+    result = evaluate_videos(trainer.model, trainer.processing_class, paths, labels, preset,
+                             shuffle_frames=shuffle_frames)
+    metrics.update({"test accuracy per video": result["accuracy"], "test videos": result["num_videos"],
+                    "clips x crops per video": views(result)})
+    model_dir = output_dir / MODEL
+    with clear_write_errors(run_dir, doing=f"Saving the trained model into {model_dir}"):
+        save_model_folder(trainer, model_dir)
+        write_model_card(model_dir, preset, metrics)
+    print(json.dumps(metrics, indent=1))
+    if preset.push_to_hub:
+        repo_id = preset.hub_model_id or f"videomae-{preset.name}"
+        print(f"Pushing {model_dir} to the Hub as {repo_id} ...", flush=True)
+        print("uploaded:", push_model_folder(model_dir, repo_id))
+    print(printable(f"The model is saved in {model_dir}. Classify videos with it: python -m helpers.predict "
+                    f"--model {shlex.quote(str(model_dir))} video.mp4"))
     return metrics
 
 

@@ -98,8 +98,8 @@ def test_offline_with_an_empty_cache_names_the_dataset_and_hf_hub_offline(tmp_pa
 
 
 def test_offline_with_an_empty_cache_names_the_model(tmp_path):
-    result = offline("from helpers.model import check_checkpoint; check_checkpoint('MCG-NJU/videomae-base')",
-                     tmp_path / "hf")
+    result = offline("from helpers.model import check_model_folder as check; "
+                     "check('MCG-NJU/videomae-base', start=True)", tmp_path / "hf")
     last = result.stderr.strip().splitlines()[-1]
     assert "MCG-NJU/videomae-base (config.json) is not in the Hugging Face cache" in last
     assert "HF_HUB_OFFLINE=1" in last
@@ -156,8 +156,7 @@ def test_an_unreadable_sub_folder_is_counted(tiny_dataset, open_tmp):
 
 
 def test_a_model_of_another_type_is_named_not_asked_for_a_processor(tmp_path):
-    from helpers.model import ModelFolderError
-    from helpers.predict import check_model_folder
+    from helpers.model import ModelFolderError, check_model_folder
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert",
                                                       "architectures": ["BertForSequenceClassification"]}))

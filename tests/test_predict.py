@@ -10,7 +10,8 @@ import pytest
 import torch
 from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEImageProcessor, pipeline
 
-from helpers.predict import ModelFolderError, frame_indices, load_classifier, main, predict_files
+from helpers.model import ModelFolderError
+from helpers.predict import frame_indices, load_classifier, main, predict_files
 from helpers.video import write_video
 
 LABELS = ["Left", "Right", "Up"]
@@ -195,7 +196,7 @@ def test_a_damaged_or_foreign_model_folder_is_one_message_naming_the_file(model_
 
 def test_notebook_04s_check_names_the_preset_to_train_and_passes_a_good_folder(model_dir, tmp_path):
     from helpers.config import get_preset
-    from helpers.predict import check_model_folder
+    from helpers.model import check_model_folder
 
     assert check_model_folder(model_dir) == model_dir
     preset = get_preset("smoke")

@@ -19,15 +19,8 @@ from transformers import (
 import helpers.model
 import helpers.pretrain
 from helpers.data import list_videos
-from helpers.model import scratch_config
-from helpers.pretrain import (
-    LOG_FILE,
-    check_checkpoint_fits,
-    pretrain,
-    reconstruction_frames,
-    save_checkpoint,
-    tube_mask,
-)
+from helpers.model import check_model_folder, save_checkpoint, scratch_config
+from helpers.pretrain import LOG_FILE, pretrain, reconstruction_frames, tube_mask
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
@@ -135,22 +128,22 @@ def test_the_saved_folder_loads_as_the_guide_loads_a_checkpoint(preset, tmp_path
         "the classifier starts from the pretrained encoder"
     loaded = VideoMAEImageProcessor.from_pretrained(folder)
     assert loaded.crop_size == {"height": preset.image_size, "width": preset.image_size}
-    assert check_checkpoint_fits(folder, preset)["model_type"] == "videomae"
+    assert check_model_folder(folder, preset, start=True) == folder
 
 
 def test_the_fit_check_refuses_another_architecture(preset, tmp_path):
     folder = tmp_path / "bert"
     BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                          vocab_size=50)).save_pretrained(folder)
-    with pytest.raises(ValueError, match=r"(?s)bert.*not a VideoMAE.*MCG-NJU/videomae-base"):
-        check_checkpoint_fits(folder, preset)
+    with pytest.raises(ValueError, match=r"(?s)bert.*not VideoMAE.*MCG-NJU/videomae-base"):
+        check_model_folder(folder, preset, start=True)
 
 
 def test_the_fit_check_refuses_other_num_frames_and_says_what_to_change(preset, tmp_path):
     other = dataclasses.replace(preset, num_frames=2 * preset.num_frames)
     folder = save_checkpoint(small_model(other), processor(other), tmp_path / "sixteen")
     with pytest.raises(ValueError) as err:
-        check_checkpoint_fits(folder, preset)
+        check_model_folder(folder, preset, start=True)
     message = str(err.value)
     assert str(folder) in message
     assert f"num_frames {other.num_frames} (the preset has {preset.num_frames})" in message
@@ -160,7 +153,7 @@ def test_the_fit_check_refuses_other_num_frames_and_says_what_to_change(preset, 
 def test_the_fit_check_refuses_a_folder_without_a_config(preset, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no config.json"):
-        check_checkpoint_fits(tmp_path / "empty", preset)
+        check_model_folder(tmp_path / "empty", preset, start=True)
 
 
 def test_reconstruction_frames_are_uint8_clips_and_keep_the_visible_patches(preset):

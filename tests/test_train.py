@@ -8,7 +8,7 @@ import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from helpers.model import check_checkpoint
+from helpers.model import check_model_folder
 from helpers.train import ShardedVideoSampler, prepare_output_dir, steps_per_epoch
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -91,10 +91,10 @@ def test_the_script_trains_beside_a_users_files_and_overwrite_deletes_nothing_th
 
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a model folder"):
-        check_checkpoint(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="not a model folder"):
-        check_checkpoint(str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="is not a model folder"):
+        check_model_folder(str(tmp_path), start=True)
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        check_model_folder(str(tmp_path / "missing"), start=True)
 
 
 def test_a_truncated_or_foreign_base_checkpoint_is_one_message_naming_the_file(tmp_path):
@@ -104,14 +104,14 @@ def test_a_truncated_or_foreign_base_checkpoint_is_one_message_naming_the_file(t
     from helpers.model import ModelFolderError, scratch_checkpoint
 
     folder = scratch_checkpoint(get_preset("smoke"), tmp_path / "base")
-    assert check_checkpoint(str(folder)) == str(folder)
+    assert check_model_folder(str(folder), start=True) == str(folder)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ModelFolderError, match=rf"{re.escape(str(weights))} is incomplete or damaged .*Point VC_MODEL"):
-        check_checkpoint(str(folder))
+        check_model_folder(str(folder), start=True)
     (folder / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ModelFolderError, match=r"describes a 'bert' model, not VideoMAE"):
-        check_checkpoint(str(folder))
+        check_model_folder(str(folder), start=True)
 
 
 def test_an_unknown_preset_stops_the_script_with_the_choices():
