@@ -110,10 +110,9 @@ def test_a_long_video_moves_one_way_as_fast_as_a_short_one(seed):
     (18, "078e9159676508d641941f918ba8b6ba0010be921213cc378ffa9587d3cfe120"),  # 0.72 s: its earlier 0.64-0.8 s
 ])
 def test_videos_are_the_ones_the_learning_figures_were_measured_on(frames, expected):
-    """The cpu preset's videos (1.5-2 s of 160x120) must stay pixel for pixel what they were when the README's
-    accuracies were measured, and so must the short ones of the earlier figures: the long-video rendering once drew
-    short videos differently (some wrapping around the frame), and per-video accuracy fell from 98 % to 95 %. A new
-    rendering bumps ``RENDERING``, and the figures are measured again."""
+    """The cpu preset's videos (1.5-2 s of 160x120), and short ones, stay pixel for pixel what the figures in
+    benchmarks/RESULTS.md were measured on. A new drawing changes the datasets' fingerprint (``plan_signature``), so
+    they are remade, and the figures are measured again."""
     import hashlib
 
     digest = hashlib.sha256()
