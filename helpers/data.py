@@ -78,30 +78,26 @@ def get_dataset(preset: Preset) -> Path:
 def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
     """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``; with several
     processes at once, one does it under a lock and the others reuse its result."""
+    from huggingface_hub import hf_hub_download
+
     root = Path(data_dir) / "UCF101_subset"
     if (root / ".complete").exists():
         return root
     with folder_lock(root, "downloading and extracting"):
         if (root / ".complete").exists():
             return root  # another process did it while this one waited
-        return _download_and_extract(Path(data_dir), root)
-
-
-def _download_and_extract(data_dir: Path, root: Path) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    check_hub_cache(HUB_REPO, HUB_FILE, "dataset", OFFLINE_DATA_FIX)
-    archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
-    if not verify_download(archive):
-        print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
-        archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
-                                       force_download=True))
+        check_hub_cache(HUB_REPO, HUB_FILE, "dataset", OFFLINE_DATA_FIX)
+        archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
         if not verify_download(archive):
-            raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
-    safe_extract(archive, data_dir)
-    if not root.is_dir():
-        raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
-    (root / ".complete").write_text(f"extracted from {HUB_REPO}/{HUB_FILE}\n")
+            print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
+            archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
+                                           force_download=True))
+            if not verify_download(archive):
+                raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
+        safe_extract(archive, Path(data_dir))
+        if not root.is_dir():
+            raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
+        (root / ".complete").write_text(f"extracted from {HUB_REPO}/{HUB_FILE}\n")
     return root
 
 
@@ -696,13 +692,15 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
         lines.append(f"  note: {sum(map(len, scan.deeper.values()))} video(s) are in sub-folders of a class folder "
                      f"(e.g. {label}/{paths[0].parent.name}/): each counts as its class folder's. If a sub-folder is "
                      "a class of its own, move it up one level")
-    skipped = [text for found, text in [
-        (scan.system, f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)"),
-        (scan.others, scan.others and f"{len(scan.others)} file(s) that are not videos (e.g. {scan.others[0].name})"),
-        (scan.loose, scan.loose and f"{len(scan.loose)} video(s) in no class folder (e.g. {scan.loose[0].name}): "
-                                    "move them into one to use them"),
-        (scan.empty, f"{len(scan.empty)} folder(s) without a video ({', '.join(p.name for p in scan.empty[:3])})"),
-    ] if found] + _left_out(scan)
+    skipped = [f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)"] if scan.system else []
+    if scan.others:
+        skipped.append(f"{len(scan.others)} file(s) that are not videos (e.g. {scan.others[0].name})")
+    if scan.loose:
+        skipped.append(f"{len(scan.loose)} video(s) in no class folder (e.g. {scan.loose[0].name}): move them into "
+                       "one to use them")
+    if scan.empty:
+        skipped.append(f"{len(scan.empty)} folder(s) without a video ({', '.join(p.name for p in scan.empty[:3])})")
+    skipped += _left_out(scan)
     if skipped:
         lines.append("  not used: " + "; ".join(skipped))
     return lines + _count_table(rows)

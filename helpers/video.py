@@ -1,10 +1,8 @@
 """Reading and writing video files with PyAV, which carries its own FFmpeg: the one reader of every step.
 
-Introduced in 01_load_data. The scan (``helpers.data``), both training pipelines, the per-video evaluation, the GIFs
-and ``helpers.predict`` read videos here, so they agree on what a video is: the stream a player shows (never a cover
-picture stored as a video stream), frames upright (a phone's rotation metadata applied), and one message for each
-kind of file that is not a usable video (a name that is not a video's, a picture, audio only, a raw stream, a damaged
-or truncated file).
+Introduced in 01_load_data. The scan, both training pipelines, the evaluation, the GIFs and ``helpers.predict`` read
+videos here, so they agree on what a video is: the stream a player shows (never a cover picture), frames upright (a
+phone's rotation applied), and one message for each kind of file that is not a usable video.
 """
 
 from __future__ import annotations
@@ -49,13 +47,12 @@ def quarter_turns(frame: av.VideoFrame) -> int:
 
 def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = None) -> np.ndarray:
     """One decoded frame as upright (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
-    reformatter = _REFORMATTERS.get(os.getpid())
-    if reformatter is None:
-        reformatter = _REFORMATTERS[os.getpid()] = VideoReformatter()
+    if os.getpid() not in _REFORMATTERS:
+        _REFORMATTERS[os.getpid()] = VideoReformatter()
     turns = quarter_turns(frame)
     if turns % 2:  # the stored frame is sideways: its height is the displayed width
         height, width = width, height
-    array = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+    array = _REFORMATTERS[os.getpid()].reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
