@@ -42,12 +42,16 @@ def shown(path: str | Path) -> str:
     return printable(path.relative_to(PROJECT_ROOT) if inside else path)
 
 
-class SettingsError(ValueError):
-    """A preset or setting that cannot work; the message names each value and what works."""
+class TutorialError(ValueError):
+    """An error whose message names the file or the setting and the fix."""
 
     def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of the traceback: in a parameters cell the message is the whole error
-        return [f"SettingsError: {self}"]
+        # IPython shows this instead of the traceback: in a notebook the message is the whole error
+        return [f"{type(self).__name__}: {self}"]
+
+
+class SettingsError(TutorialError):
+    """A preset or setting that cannot work; the message names each value and what works."""
 
 
 DEFAULT_PRESET = "cpu"

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from helpers import synthetic
-from helpers.config import DATA_DIR, Preset, printable, shown
+from helpers.config import DATA_DIR, Preset, TutorialError, printable, shown
 from helpers.runs import folder_lock
 from helpers.video import VIDEO_SUFFIXES, is_video_name, known, unreadable, user_name, verdict
 
@@ -37,12 +37,8 @@ OFFLINE_DATA_FIX = ", or use PRESET=cpu, whose built-in dataset needs no network
 NAME_PATTERN = re.compile(r"^v_(?P<label>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
 
 
-class DataError(ValueError):
+class DataError(TutorialError):
     """The data folder is not usable; the message says what to do."""
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of the traceback: the message, naming the file and the fix, is the whole error
-        return [f"DataError: {self}"]
 
 
 def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, fix: str = "") -> None:
