@@ -135,10 +135,7 @@ def safe_extract(archive: Path, target: Path) -> None:
             if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
                 raise DataError(f"{archive}: refusing member {member.name!r}: not a file or folder.")
         # the standard library's own guard as a second line of defence, where this Python has it (3.11.4 and later)
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(target, filter="data")
-        else:
-            tar.extractall(target)
+        tar.extractall(target, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 
 
 # --- any layout: one row per video ----------------------------------------------------------------------------
@@ -388,9 +385,9 @@ def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
     new = [path for path in paths if not known(path)]
     for path in tqdm(new, desc="checking videos", unit="video", disable=not new):
         verdict(path)
-    found = {path: verdict(path) for path in paths}
-    return ([{"path": path, **info} for path, info in found.items() if not isinstance(info, str)],
-            [info for info in found.values() if isinstance(info, str)])
+    found = [(path, verdict(path)) for path in paths]
+    return ([{"path": path, **info} for path, info in found if not isinstance(info, str)],
+            [info for _, info in found if isinstance(info, str)])
 
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int],
