@@ -174,13 +174,13 @@ class Preset:
     # --- training
     batch_size: int = knob(8, *at_least(1, "clips per training step", 8))
     num_epochs: int = knob(4, *at_least(1, "passes over the training videos", 4))
-    learning_rate: float = knob(5e-5, *above_zero("5e-5 (fine-tuning) or 3e-4 (from scratch)"))
+    learning_rate: float = knob(5e-5, *above_zero("5e-5 (fine-tuning) or 3e-4 (from scratch)"))  # AdamW's peak
     warmup: float = knob(0.1, lambda value: math.isfinite(value) and value >= 0 and (value < 1 or value == int(value)),
                          "must be a fraction of the training steps below 1 (e.g. 0.1) or a whole number of steps "
                          "(e.g. 10), and not negative")
-    weight_decay: float = knob(0.0, lambda value: math.isfinite(value) and value >= 0,
+    weight_decay: float = knob(0.0, lambda value: math.isfinite(value) and value >= 0,  # AdamW's
                                "must be a finite number, 0 or more; use e.g. 0 or 0.05")
-    seed: int = knob(42, *SEED)
+    seed: int = knob(42, *SEED)  # the Trainer's: initial weights, batch order, augmentation
     num_workers: int = knob(-1, lambda value: -1 <= value <= MAX_WORKERS,  # loader processes; -1: by CPU count
                             "must be -1 (one loader process per core, up to 8), 0 (load in the training process) or "
                             f"1 to {MAX_WORKERS}")
