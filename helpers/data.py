@@ -360,11 +360,6 @@ def label_maps(classes: list[str]) -> tuple[dict[str, int], dict[int, str]]:
     return label2id, {i: name for name, i in label2id.items()}
 
 
-def count_videos(videos: dict[str, list[Path]]) -> dict[str, Counter]:
-    """Videos per class in each split."""
-    return {split: Counter(p.parent.name for p in paths) for split, paths in videos.items()}
-
-
 def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> dict:
     """Groups that appear in more than one split: a leak if not empty. Takes ``video_table``'s rows ({group: splits})
     or {split: paths} of files named ``v_<Class>_gNN_cNN`` ({(class, gNN): splits})."""
