@@ -1,12 +1,9 @@
 """Presets: every knob of the series in one place, chosen by one switch.
 
-Introduced in 01_load_data. Pick a preset with the environment variable ``PRESET``
-(``smoke``, ``cpu`` or ``full``); override a single knob with ``VC_<NAME>``, for
-example ``VC_NUM_EPOCHS=2`` or ``VC_PIPELINE=fast``. A preset changes values only; the one value that picks code
-is ``pipeline``, the training input pipeline (the guide's PyTorchVideo one, or ``helpers.fast``).
-
-``get_preset`` checks every value (``validate``) before any data or model work starts: a misspelt ``VC_*`` name or
-a value VideoMAE cannot use (``VC_NUM_FRAMES=7``) is a SettingsError (a ValueError) naming it and what works.
+Introduced in 01_load_data. ``PRESET`` picks a preset (``smoke``, ``cpu`` or ``full``), ``VC_<NAME>`` overrides one
+knob (``VC_NUM_EPOCHS=2``, ``VC_PIPELINE=fast``). A preset changes values only; ``pipeline`` is the one value that
+picks code. ``get_preset`` checks every value before any work starts: a misspelt ``VC_*`` name or a value VideoMAE
+cannot use (``VC_NUM_FRAMES=7``) is a SettingsError (a ValueError) naming it and what works.
 """
 
 from __future__ import annotations
@@ -22,19 +19,19 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (a relative path is taken from the project
-# root), e.g. for tests that must not touch the project's own data/
+# downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (relative: from the project root)
 DATA_DIR = PROJECT_ROOT / Path(os.environ.get("TUTORIAL_DATA") or "data").expanduser()
+
+
 def output_root() -> Path:
-    """The folder that holds every preset's output folder: ``$TUTORIAL_OUTPUT``, by default ``outputs/`` in the
-    project; a relative one is taken from the project root (``Preset.output_dir`` says why)."""
-    base = Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
-    return PROJECT_ROOT / base  # an absolute base stays as it is
+    """The folder of every preset's output folder: ``$TUTORIAL_OUTPUT``, by default ``outputs/``; a relative one is
+    taken from the project root, so that the notebooks (run in ``notebooks/``) and the script agree on it."""
+    return PROJECT_ROOT / Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
 
 
 def printable(path: str | Path) -> str:
-    """``path`` as text that any terminal can print: a byte of a name that is not UTF-8 (a latin-1 ``caf\xe9.mp4``,
-    which Python holds as ``'caf\udce9.mp4'``) is written ``\xe9``, as ``ls -b`` writes it; other names unchanged."""
+    """``path`` as any terminal can print it: a byte of a name that is not UTF-8 (``caf\udce9.mp4``) is written
+    ``\xe9``, as ``ls -b`` writes it."""
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
@@ -45,13 +42,16 @@ def shown(path: str | Path) -> str:
     return printable(path.relative_to(PROJECT_ROOT) if inside else path)
 
 
-class SettingsError(ValueError):
-    """A preset or setting that cannot work; the message names each value and what works."""
+class TutorialError(ValueError):
+    """An error whose message names the file or the setting and the fix."""
 
     def _render_traceback_(self) -> list[str]:
-        # IPython shows these lines instead of the traceback: in a notebook's parameters cell the message, which
-        # names the setting and the values that work, is the whole error
-        return [f"SettingsError: {self}"]
+        # IPython shows this instead of the traceback: in a notebook the message is the whole error
+        return [f"{type(self).__name__}: {self}"]
+
+
+class SettingsError(TutorialError):
+    """A preset or setting that cannot work; the message names each value and what works."""
 
 
 DEFAULT_PRESET = "cpu"
@@ -64,8 +64,8 @@ REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?"
 
 
 def knob(default, ok: Callable[[Any], bool] | None = None, rule: str | Callable[[Any], str] = ""):
-    """A ``Preset`` field: its default and the check ``validate`` makes of it. ``ok(value)`` false gives the
-    message "<name> <rule>" (``rule`` may be a function of the value)."""
+    """A ``Preset`` field: its default and its check; ``ok(value)`` false gives "<name> <rule>" (``rule`` may be a
+    function of the value)."""
     return dataclasses.field(default=default, metadata={"ok": ok, "rule": rule} if ok else {})
 
 
@@ -78,57 +78,74 @@ def above_zero(example: str) -> tuple[Callable[[Any], bool], str]:
     return lambda value: math.isfinite(value) and value > 0, f"must be a finite number above 0; use e.g. {example}"
 
 
-def _multiples(value: int, step: int, minimum: int) -> str:
-    """The nearest values that are multiples of ``step`` and at least ``minimum``: "6 or 8", or "16"."""
-    below = value // step * step
-    above = below + step
-    if below >= minimum and below != value:
-        return f"{below} or {above}"
-    return str(max(above, minimum))
-
-
-def _fraction(split: str) -> tuple[Callable[[Any], bool], str]:
+def fraction(split: str) -> tuple[Callable[[Any], bool], str]:
     return (lambda value: math.isfinite(value) and 0 < value < 1,
             f"is the share of each class's videos the split step puts in {split}: it must be above 0 and below 1; "
             "use e.g. 0.15")
 
 
+def _synthetic(name: str):
+    from helpers import synthetic  # imported when checked: the config stays light to import
+
+    return getattr(synthetic, name)
+
+
+def _multiples(value: int, step: int, minimum: int) -> str:
+    """The nearest values that are multiples of ``step`` and at least ``minimum``: "6 or 8", or "16"."""
+    below = value // step * step
+    return f"{below} or {below + step}" if below >= minimum and below != value else str(max(below + step, minimum))
+
+
+def _pairs() -> int:
+    return len(_synthetic("PAIRS"))
+
+
+def _min_seconds_rule(value: float) -> str:
+    fps = _synthetic("FPS")
+    return ("must be a finite number" if not math.isfinite(value) else
+            f"must be at least {1 / fps:g} (one frame at {fps} fps); use {1 / fps:g} or more, e.g. 2.0")
+
+
 SEED = (lambda value: 0 <= value < SEED_LIMIT,
         f"must be between 0 and {SEED_LIMIT - 1} (NumPy's seed range); use e.g. 0 or 42")
 GROUPS = at_least(1, "every split needs videos of every class")
+FINITE = (math.isfinite, "must be a finite number")
 
 
 @dataclass(frozen=True)
 class Preset:
-    """All values the notebooks and the training script read, each with the check ``validate`` makes of it."""
+    """All values the notebooks and the training script read, each with its check (``knob``)."""
 
     name: str
-    # data: "synthetic" (built in, offline) or "hub" (sayakpaul/ucf101-subset)
-    dataset: str = knob("synthetic", lambda value: value in DATASETS,
+    # --- data
+    dataset: str = knob("synthetic", lambda value: value in DATASETS,  # built in (offline), or the Hub's subset
                         "must be 'synthetic' (the built-in dataset, offline) or 'hub' (the UCF-101 subset from the "
                         "Hugging Face Hub)")
-    num_pairs: int = 4  # synthetic: classes come in time-reversed twins (checked against helpers.synthetic.PAIRS)
-    train_groups: int = knob(6, *GROUPS)  # synthetic: groups (scenes) per class and split
+    # the built-in dataset: classes come in time-reversed twins (helpers.synthetic.PAIRS)
+    num_pairs: int = knob(4, lambda value: 1 <= value <= _pairs(),
+                          lambda value: f"must be between 1 and {_pairs()} (the synthetic generator has {_pairs()} "
+                                        f"pairs of twin classes); use 1 to {_pairs()}")
+    train_groups: int = knob(6, *GROUPS)  # groups (scenes) per class in each split
     val_groups: int = knob(2, *GROUPS)
     test_groups: int = knob(4, *GROUPS)
     clips_per_group: int = knob(4, *at_least(1, "a group is one scene filmed in several clips"))
-    min_seconds: float = knob(2.0, math.isfinite, "must be a finite number")  # synthetic: clip lengths
-    max_seconds: float = knob(4.0, math.isfinite, "must be a finite number")
-    data_seed: int = knob(0, *SEED)
+    min_seconds: float = knob(2.0, lambda value: math.isfinite(value) and value >= 1 / _synthetic("FPS"),
+                              _min_seconds_rule)  # the lengths of the videos, drawn between the two
+    max_seconds: float = knob(4.0, *FINITE)
+    data_seed: int = knob(0, *SEED)  # the generator's, and the split step's
     # your own videos (README "Train on your own videos"): a folder in the UCF layout ({train,val,test}/<Class>/) or
-    # of class folders without splits (<Class>/<files>), which helpers.data splits by group, stratified by class, with
-    # these fractions and data_seed. "": the preset's dataset (built in, or the UCF-101 subset)
+    # of class folders (<Class>/<files>), which helpers.data splits by group, stratified by class, with these
+    # fractions and data_seed. "": the preset's dataset
     data_dir: str = ""
-    val_fraction: float = knob(0.15, *_fraction("val"))
-    test_fraction: float = knob(0.15, *_fraction("test"))
-    # model: what fine-tuning starts from. "scratch": a small VideoMAE with random weights, in a folder laid out like
-    # a Hub checkpoint; "pretrained": the same model after notebook 03's masked autoencoding on the training videos;
-    # else a Hub name or a folder
+    val_fraction: float = knob(0.15, *fraction("val"))
+    test_fraction: float = knob(0.15, *fraction("test"))
+    # --- model: what fine-tuning starts from. "scratch": a small VideoMAE with random weights, in a folder laid out
+    # like a Hub checkpoint; "pretrained": the same after notebook 03's masked autoencoding; else a Hub name or folder
     model: str = knob("scratch", lambda value: bool(value.strip()),
                       "must be 'pretrained' (a small VideoMAE pretrained here, notebook 03), 'scratch' (the same "
                       "with random weights), a Hub name such as MCG-NJU/videomae-base, or a folder written by "
                       "save_pretrained")
-    image_size: int = 64  # a multiple of patch_size
+    image_size: int = 64  # side of the square frames the model sees (checked with patch_size)
     num_frames: int = knob(8, lambda value: value >= TUBELET_SIZE and not value % TUBELET_SIZE,
                            lambda value: f"must be a positive multiple of the tubelet size {TUBELET_SIZE} (VideoMAE "
                                          f"packs frames in pairs); use {_multiples(value, TUBELET_SIZE, TUBELET_SIZE)}")
@@ -136,51 +153,45 @@ class Preset:
     hidden_size: int = knob(128, *at_least(1, "the width of the model", 128))  # a multiple of num_heads
     num_layers: int = knob(4, *at_least(1, "the model needs at least one transformer layer"))
     num_heads: int = knob(4, *at_least(1, "attention needs at least one head"))
-    # self-supervised pretraining of the small VideoMAE (notebook 03, helpers.pretrain): VideoMAE's masked
-    # autoencoding, tube masks hiding mask_ratio of every frame's patches
+    # --- notebook 03's self-supervised pretraining: masked autoencoding, tube masks hiding mask_ratio of each frame
     pretrain_steps: int = knob(1000, *at_least(1, "steps of self-supervised pretraining", 1000))
     pretrain_batch_size: int = knob(32, *at_least(1, "clips per pretraining step", 32))
     pretrain_learning_rate: float = knob(3e-3, *above_zero("3e-3"))
-    mask_ratio: float = 0.9
-    # notebook 04's check that pretraining pays: fine-tune the pretrained checkpoint and the same model with random
-    # weights for compare_steps steps each on a small labelled set (compare_groups groups per class); 0: skip
+    mask_ratio: float = 0.9  # VideoMAE's (checked with image_size and patch_size)
+    # --- notebook 04's check that pretraining pays: the pretrained checkpoint and random weights, fine-tuned for
+    # compare_steps steps each (0: skip) on compare_groups groups per class, compare_seeds seeds each
     compare_steps: int = knob(0, lambda value: value >= 0, "must be 0 (no comparison) or more, e.g. 300")
     compare_groups: int = knob(1, *at_least(1, "groups per class in the small labelled set of the comparison"))
-    # runs per start, seeds seed, seed + 1, ...: one seed is a demonstration, not a result
     compare_seeds: int = knob(3, *at_least(1, "runs per start in the comparison, one seed each"))
-    # each start's learning rate, chosen on the validation videos (benchmarks.compare_grid)
-    compare_lr_pretrained: float = knob(3e-4, *above_zero("3e-4"))
+    compare_lr_pretrained: float = knob(3e-4, *above_zero("3e-4"))  # each start's rate: benchmarks.compare_grid
     compare_lr_scratch: float = knob(3e-4, *above_zero("3e-4"))
-    # sampling, as in the guide: a clip spans num_frames * sample_rate / fps seconds
+    # --- sampling, as in the guide: a clip spans num_frames * sample_rate / fps seconds
     sample_rate: int = knob(4, *at_least(1, "a clip takes every sample_rate-th frame"))
     fps: int = knob(30, *at_least(1, "frames per second of the videos, for the clip duration", 25))
     # probability of a horizontal flip: 0 for the synthetic classes, where flipping would swap left and right
     hflip: float = knob(0.0, lambda value: math.isfinite(value) and 0 <= value <= 1,
                         "is a probability: it must be between 0 and 1; use 0 (no flipping) to 0.5")
-    # training
+    # --- training
     batch_size: int = knob(8, *at_least(1, "clips per training step", 8))
     num_epochs: int = knob(4, *at_least(1, "passes over the training videos", 4))
-    learning_rate: float = knob(5e-5, *above_zero("5e-5 (fine-tuning) or 3e-4 (from scratch)"))
+    learning_rate: float = knob(5e-5, *above_zero("5e-5 (fine-tuning) or 3e-4 (from scratch)"))  # AdamW's peak
     warmup: float = knob(0.1, lambda value: math.isfinite(value) and value >= 0 and (value < 1 or value == int(value)),
                          "must be a fraction of the training steps below 1 (e.g. 0.1) or a whole number of steps "
                          "(e.g. 10), and not negative")
-    weight_decay: float = knob(0.0, lambda value: math.isfinite(value) and value >= 0,
+    weight_decay: float = knob(0.0, lambda value: math.isfinite(value) and value >= 0,  # AdamW's
                                "must be a finite number, 0 or more; use e.g. 0 or 0.05")
-    seed: int = knob(42, *SEED)
-    # loader processes; -1: choose from the CPU count
-    num_workers: int = knob(-1, lambda value: -1 <= value <= MAX_WORKERS,
+    seed: int = knob(42, *SEED)  # the Trainer's: initial weights, batch order, augmentation
+    num_workers: int = knob(-1, lambda value: -1 <= value <= MAX_WORKERS,  # loader processes; -1: by CPU count
                             "must be -1 (one loader process per core, up to 8), 0 (load in the training process) or "
                             f"1 to {MAX_WORKERS}")
-    # the script's training input: "pytorchvideo" (the guide's, notebooks 02-04) or "fast" (notebook 06: decode
-    # less, augment on the device; the same transforms, several times the clips per second)
+    # the script's training input: the guide's PyTorchVideo pipeline (notebooks 02-04) or notebook 06's "fast" one
     pipeline: str = knob("pytorchvideo", lambda value: value in PIPELINES,
                          f"must be one of {', '.join(PIPELINES)} (the guide's PyTorchVideo input pipeline, or "
                          "helpers.fast)")
-    # evaluation, the VideoMAE protocol: several clips x several crops per video
+    # --- evaluation, the VideoMAE protocol: several clips x several crops per video
     eval_clips: int = knob(5, *at_least(1, "clips per test video in the per-video evaluation", 5))
     eval_crops: int = knob(3, *at_least(1, "crops per clip in the per-video evaluation; 1 or 3 are usual"))
-    # opt-in Hub upload
-    push_to_hub: bool = False
+    push_to_hub: bool = False  # opt-in upload of the trained model
     hub_model_id: str = knob("", lambda value: not value or (len(value) <= 96 and bool(REPO_ID.fullmatch(value))),
                              "must be a Hub repository name like <you>/<name> (letters, digits, '-', '_' and '.'), "
                              "or empty")
@@ -192,22 +203,15 @@ class Preset:
 
     @property
     def dataset_dir(self) -> Path:
-        """Where this preset's videos live: the folder ``data_dir`` names (a relative one is taken from the project
-        root, as ``TUTORIAL_OUTPUT`` is), else the built-in dataset's or the UCF-101 subset's folder."""
+        """Where this preset's videos live: ``data_dir`` (relative: from the project root), else the built-in
+        dataset's or the UCF-101 subset's folder."""
         if self.data_dir:
-            return PROJECT_ROOT / Path(self.data_dir).expanduser()  # an absolute folder stays as it is
-        if self.dataset == "hub":
-            return DATA_DIR / "UCF101_subset"
-        return DATA_DIR / f"synthetic-{self.name}"
+            return PROJECT_ROOT / Path(self.data_dir).expanduser()
+        return DATA_DIR / ("UCF101_subset" if self.dataset == "hub" else f"synthetic-{self.name}")
 
     @property
     def output_dir(self) -> Path:
-        """Where executed notebooks, GIFs, plots and the model go: ``$TUTORIAL_OUTPUT/<preset>``, by default
-        ``outputs/<preset>`` in the project.
-
-        A relative ``TUTORIAL_OUTPUT`` is taken from the project root (the folder of the Makefile), not from the
-        current folder: the notebooks run inside ``notebooks/`` and the script wherever it is started, and all of
-        them must write to and read from the same place."""
+        """Where executed notebooks, GIFs, plots and the model go: ``<output_root()>/<preset>``."""
         return output_root() / self.name
 
     @property
@@ -220,20 +224,18 @@ class Preset:
         return describe(self)
 
 
+SETTINGS = [field for field in dataclasses.fields(Preset) if field.name != "name"]
+
 PRESETS: dict[str, Preset] = {
     # CI: seconds per notebook
     "smoke": Preset(
-        name="smoke", num_pairs=2, train_groups=2, val_groups=1, test_groups=1,
-        clips_per_group=2, min_seconds=1.5, max_seconds=2.0, image_size=32,
-        hidden_size=32, num_layers=1, num_heads=2, num_epochs=1, batch_size=4, pretrain_steps=3, pretrain_batch_size=4,
-        compare_steps=4,
-        eval_clips=2, eval_crops=1,
+        name="smoke", num_pairs=2, train_groups=2, val_groups=1, test_groups=1, clips_per_group=2, min_seconds=1.5,
+        max_seconds=2.0, image_size=32, hidden_size=32, num_layers=1, num_heads=2, num_epochs=1, batch_size=4,
+        pretrain_steps=3, pretrain_batch_size=4, compare_steps=4, eval_clips=2, eval_crops=1,
     ),
-    # default: a laptop CPU, offline, a small VideoMAE fine-tuned from random weights (notebook 03 pretrains the
-    # checkpoint notebook 04's comparison starts from). Videos of 1.5-2 s, longer than a clip (1.07 s): random
-    # training windows, 5 distinct clips per test video. The comparison's learning rates come from
-    # benchmarks.compare_grid (validation videos, 3 seeds); 12 epochs and 300 comparison steps keep `make tutorial`
-    # within 10 minutes on 2 cores
+    # the default: a laptop CPU, offline, a small VideoMAE fine-tuned from random weights. Videos longer than a
+    # clip, so training windows are random and a test video gives several distinct clips; the comparison's learning
+    # rates are benchmarks.compare_grid's choice
     "cpu": Preset(
         name="cpu", pretrain_steps=30, pretrain_batch_size=16, pretrain_learning_rate=3e-4,
         compare_steps=300, compare_lr_pretrained=3e-3, compare_lr_scratch=3e-3, train_groups=16,
@@ -247,24 +249,30 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+# each type's Python types and how messages name it
+TYPES = {"bool": ((bool,), "true or false (1/0, yes/no)"), "int": ((int,), "a whole number"),
+         "float": ((int, float), "a number"), "str": ((str,), "text")}
 
-def _cast(text: str, like: object) -> object:
-    """``text`` as the type of ``like``; ValueError if it does not parse."""
-    if isinstance(like, bool):
+
+def _has_type(value: object, kind: str) -> bool:
+    return isinstance(value, TYPES[kind][0]) and (kind == "bool" or not isinstance(value, bool))
+
+
+def _cast(text: str, kind: str) -> object:
+    """``text`` as a value of the type ``kind``; ValueError if it does not parse."""
+    if kind == "bool":
         if text.strip().lower() not in {"1", "0", "true", "false", "yes", "no"}:
             raise ValueError(text)
         return text.strip().lower() in {"1", "true", "yes"}
-    return type(like)(text)
+    return {"int": int, "float": float, "str": str}[kind](text)
 
 
 def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
     """One message per ``VC_*`` environment variable that is not a setting, naming the closest one."""
     environ = os.environ if environ is None else environ
-    known = {f"VC_{field.name.upper()}" for field in dataclasses.fields(Preset) if field.name != "name"}
+    known = {f"VC_{field.name.upper()}" for field in SETTINGS}
     messages = []
-    for key in sorted(environ):
-        if not key.upper().startswith("VC_") or key in known:
-            continue
+    for key in sorted(k for k in environ if k.upper().startswith("VC_") and k not in known):
         if key.upper() in ("VC_NAME", "VC_PRESET"):
             messages.append(f"{key}={environ[key]}: the preset is chosen with PRESET ({', '.join(PRESETS)}), "
                             f"not {key}; unset {key}")
@@ -278,87 +286,39 @@ def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def get_preset(name: str | None = None, **values) -> Preset:
-    """Return the preset called ``name`` (default: $PRESET or "cpu"), with $VC_* overrides, checked by ``validate``.
+    """The preset ``name`` (default: $PRESET or "cpu") with the $VC_* overrides, checked by ``validate``.
 
-    ``values`` that are not None replace the preset's (and the environment's): the notebooks pass the knobs of
-    their parameters cell this way, e.g. ``get_preset(PRESET, num_epochs=NUM_EPOCHS)`` with ``NUM_EPOCHS = None``
-    meaning "the preset's value".
-
-    Raises SettingsError, naming the variable, its value and the values that work, for an unknown ``VC_*`` name (with
-    the closest setting), a value that does not parse, or one that VideoMAE or the pipelines cannot use."""
+    ``values`` that are not None replace the preset's and the environment's: a notebook passes its parameters cell,
+    ``get_preset(PRESET, num_epochs=NUM_EPOCHS)``, where ``NUM_EPOCHS = None`` means "the preset's value"."""
     name = name or os.environ.get("PRESET") or DEFAULT_PRESET
     if name not in PRESETS:
-        raise SettingsError(
-            f"Unknown preset {name!r}. Choose one of {', '.join(PRESETS)} "
-            f"(set PRESET=cpu, or pass --preset cpu)."
-        )
-    preset = PRESETS[name]
-    problems = unknown_settings()
-    changes, sources = {}, {}
-    for field in dataclasses.fields(preset):
+        raise SettingsError(f"Unknown preset {name!r}. Choose one of {', '.join(PRESETS)} "
+                            f"(set PRESET=cpu, or pass --preset cpu).")
+    preset, problems, changes, sources = PRESETS[name], unknown_settings(), {}, {}
+    for field in SETTINGS:
         env = f"VC_{field.name.upper()}"
-        if field.name != "name" and env in os.environ:
+        if env in os.environ:
             sources[field.name] = f"{env}={os.environ[env]}"
             try:
-                changes[field.name] = _cast(os.environ[env], getattr(preset, field.name))
+                changes[field.name] = _cast(os.environ[env], field.type)
             except ValueError:
-                value = getattr(preset, field.name)
-                example = "" if isinstance(value, bool) else f", like {value}"
-                problems.append(f"{sources[field.name]}: {field.name} must be {_type_word(field.name)}{example}")
-    fields = {field.name for field in dataclasses.fields(preset)} - {"name"}
+                example = "" if field.type == "bool" else f", like {getattr(preset, field.name)}"
+                problems.append(f"{sources[field.name]}: {field.name} must be {TYPES[field.type][1]}{example}")
+    names = [field.name for field in SETTINGS]
     for key, value in values.items():
-        if key not in fields:
-            close = difflib.get_close_matches(key, sorted(fields), n=1)
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
             raise TypeError(f"get_preset() got {key}={value!r}, which is not a setting"
                             + (f"; did you mean {close[0]}?" if close else ""))
-        if isinstance(value, os.PathLike):  # DATA_DIR = Path("~/videos") in a parameters cell
-            value = os.fspath(value)
         if value is not None:
-            changes[key] = value
-            sources[key] = f"{key.upper()}={value!r} in the parameters cell"
-    preset = dataclasses.replace(preset, **changes)
-    return validate(preset, sources=sources, problems=problems)
-
-
-# --- checks ----------------------------------------------------------------------------------------------------
-
-def _type_word(field_name: str) -> str:
-    default = getattr(Preset("_"), field_name)
-    if isinstance(default, bool):
-        return "true or false (1/0, yes/no)"
-    return {int: "a whole number", float: "a number", str: "text"}[type(default)]
-
-
-def _type_problems(preset: Preset) -> list[tuple[str, str]]:
-    """(field, message) for every value whose type is not the field's: ``dataclasses.replace`` accepts anything."""
-    found = []
-    for field in dataclasses.fields(Preset):
-        value, default = getattr(preset, field.name), getattr(Preset("_"), field.name)
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(default, float):
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            found.append((field.name, f"{field.name} must be {_type_word(field.name)}, not {type(value).__name__}"))
-    return found
+            changes[key] = os.fspath(value) if isinstance(value, os.PathLike) else value  # DATA_DIR = Path(...)
+            sources[key] = f"{key.upper()}={changes[key]!r} in the parameters cell"
+    return validate(dataclasses.replace(preset, **changes), sources=sources, problems=problems)
 
 
 def _joint_rules(p: Preset) -> list[tuple[tuple[str, ...], bool, str | Callable[[], str]]]:
-    """The checks that involve the generator or several values, in order: (fields, holds, message or a function
-    giving it). A rule is skipped when one of its fields already failed."""
-    from helpers.synthetic import FPS, PAIRS  # imported here: the config stays light to import
-
-    shortest = 1 / FPS
+    """The checks across fields, in order: (fields, holds, message or a function giving it)."""
     rules = [
-        (("num_pairs",), 1 <= p.num_pairs <= len(PAIRS),
-         f"num_pairs must be between 1 and {len(PAIRS)} (the synthetic generator has {len(PAIRS)} pairs of twin "
-         f"classes); use 1 to {len(PAIRS)}"),
-        (("min_seconds",), p.min_seconds >= shortest,
-         f"min_seconds must be at least {shortest:g} (one frame at {FPS} fps); use {shortest:g} or more, e.g. 2.0"),
         (("max_seconds", "min_seconds"), p.max_seconds >= p.min_seconds,
          f"min_seconds ({p.min_seconds:g}) must not exceed max_seconds ({p.max_seconds:g}): they bound the lengths "
          f"of the synthetic videos; use e.g. min_seconds={min(p.min_seconds, p.max_seconds):g} and "
@@ -384,46 +344,36 @@ def _joint_rules(p: Preset) -> list[tuple[tuple[str, ...], bool, str | Callable[
 
 
 def validate(preset: Preset, sources: Mapping[str, str] | None = None, problems: list[str] | None = None) -> Preset:
-    """Check every value of ``preset`` against what VideoMAE, the pipelines and the generator need; return it.
+    """Return ``preset`` if every value works for VideoMAE, the pipelines and the generator (call it on a preset made
+    with ``dataclasses.replace``); else a SettingsError with one line per problem (after ``problems``, found before),
+    naming the value (``sources``: field -> the ``VC_*=value`` it came from) and what works.
 
-    ``get_preset`` calls it; call it too on a preset made with ``dataclasses.replace``. Each field's own check is
-    declared with it (``knob``), the checks across fields in ``_joint_rules``. Raises SettingsError with one line per
-    problem, naming the value (``sources`` maps a field to the ``VC_*=value`` it came from) and the values that
-    work."""
-    sources = dict(sources or {})
-    problems = list(problems or [])  # found before, e.g. values that did not parse (the preset kept its own)
+    One loop checks each field's type and its own rule (``knob``); then the rules across fields (``_joint_rules``)
+    whose fields passed."""
+    sources, problems, failed = dict(sources or {}), list(problems or []), set()
 
     def bad(names: tuple[str, ...], message: str) -> None:
-        # name the value the user set if there is one, else the preset's own
-        given = [sources[name] for name in names if name in sources]
+        given = [sources[name] for name in names if name in sources]  # the value the user set, else the preset's
         problems.append(f"{given[0] if given else f'{names[0]}={getattr(preset, names[0])!r} (preset {preset.name!r})'}"
                         f": {message}")
+        failed.update(names[:1])
 
-    wrong_types = _type_problems(preset)
-    for name, message in wrong_types:
-        bad((name,), message)
-    if wrong_types:
-        raise SettingsError(_summary(problems))
-    failed = set()
-    for field in dataclasses.fields(Preset):
-        check, value = field.metadata, getattr(preset, field.name)
-        if check and not check["ok"](value):
-            rule = check["rule"](value) if callable(check["rule"]) else check["rule"]
-            bad((field.name,), f"{field.name} {rule}")
-            failed.add(field.name)
-    for names, holds, message in _joint_rules(preset):
-        if not holds and not failed & set(names):
-            bad(names, message() if callable(message) else message)
-            failed.update(names[:1])
+    wrong_type = False
+    for field in SETTINGS:
+        value, check = getattr(preset, field.name), field.metadata
+        if not _has_type(value, field.type):
+            bad((field.name,), f"{field.name} must be {TYPES[field.type][1]}, not {type(value).__name__}")
+            wrong_type = True
+        elif check and not check["ok"](value):
+            bad((field.name,), f"{field.name} {check['rule'](value) if callable(check['rule']) else check['rule']}")
+    if not wrong_type:  # the rules across fields compute with the values
+        for names, holds, message in _joint_rules(preset):
+            if not holds and not failed & set(names):
+                bad(names, message() if callable(message) else message)
     if problems:
-        raise SettingsError(_summary(problems))
+        raise SettingsError(problems[0] if len(problems) == 1 else
+                            f"{len(problems)} settings need fixing:\n  " + "\n  ".join(problems))
     return preset
-
-
-def _summary(problems: list[str]) -> str:
-    if len(problems) == 1:
-        return problems[0]
-    return f"{len(problems)} settings need fixing:\n  " + "\n  ".join(problems)
 
 
 def describe(preset: Preset) -> str:
@@ -439,7 +389,5 @@ def describe(preset: Preset) -> str:
         "scratch": f"{small} with random weights, fine-tuned",
         "pretrained": f"{small} pretrained without labels on the training videos (notebook 03), then fine-tuned",
     }.get(preset.model, f"the pretrained checkpoint {preset.model}, fine-tuned")
-    return (
-        f"Preset {preset.name!r}: data = {data}; model = {model}; "
-        f"{preset.num_frames} frames of {preset.image_size}x{preset.image_size} per clip."
-    )
+    return (f"Preset {preset.name!r}: data = {data}; model = {model}; "
+            f"{preset.num_frames} frames of {preset.image_size}x{preset.image_size} per clip.")

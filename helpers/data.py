@@ -1,14 +1,10 @@
 """The dataset on disk: download, safe extraction, layouts and the split step, label maps, scans.
 
-Introduced in 01_load_data. Both built-in data sources, the UCF-101 subset from the Hub and the built-in synthetic
-dataset, give the UCF layout: ``<root>/{train,val,test}/<Class>/v_<Class>_gNN_cNN.avi``. Your own videos
-(``DATA_DIR``, README "Train on your own videos") may come in that layout or as class folders without splits
-(``<Class>/<files>``); ``own_dataset`` splits the latter by group, stratified by class, into a manifest (a CSV:
-path, class, group, split) in the output folder, never moving a file.
-
-Every step reads a dataset through ``video_table``, one row per video (path, class, group, split), so a *dataset*
-here is either a folder in the UCF layout or such a manifest: ``list_videos``, ``class_names`` and
-``labelled_videos`` take either.
+Introduced in 01_load_data. Both built-in sources (the Hub's UCF-101 subset, the synthetic dataset) give the UCF
+layout, ``<root>/{train,val,test}/<Class>/v_<Class>_gNN_cNN.avi``. Your own videos (``DATA_DIR``) may also come as
+class folders without splits (``<Class>/<files>``): ``own_dataset`` splits them by group, stratified by class, into
+a manifest (a CSV: path, class, group, split) in the output folder, never moving a file. A *dataset* is either
+such a folder or such a manifest; ``video_table`` reads both, one row per video.
 """
 
 from __future__ import annotations
@@ -30,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from helpers import synthetic
-from helpers.config import DATA_DIR, Preset, printable, shown
+from helpers.config import DATA_DIR, Preset, TutorialError, printable, shown
 from helpers.runs import folder_lock
-from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, unreadable, user_name, video_info
+from helpers.video import VIDEO_SUFFIXES, is_video_name, known, unreadable, user_name, verdict
 
 SPLITS = ("train", "val", "test")
 HUB_REPO = "sayakpaul/ucf101-subset"
@@ -41,19 +37,13 @@ OFFLINE_DATA_FIX = ", or use PRESET=cpu, whose built-in dataset needs no network
 NAME_PATTERN = re.compile(r"^v_(?P<label>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
 
 
-class DataError(ValueError):
+class DataError(TutorialError):
     """The data folder is not usable; the message says what to do."""
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython shows these lines instead of the traceback: in a notebook the message, which names the file and
-        # the fix, is the whole error
-        return [f"DataError: {self}"]
 
 
 def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, fix: str = "") -> None:
-    """Offline (``HF_HUB_OFFLINE=1``), a DataError naming the repository, the file and how to get it when the
-    Hugging Face cache lacks it, instead of the Hub's "An error happened while trying to locate the file". Online,
-    or with the file cached, nothing: ``hf_hub_download`` then downloads it or reads it from the cache.
+    """With ``HF_HUB_OFFLINE=1`` and the file not in the Hugging Face cache, a DataError naming it and how to get it
+    (instead of the Hub's "An error happened while trying to locate the file"); else nothing.
 
     Introduced in 01_load_data, before the guide's ``hf_hub_download``."""
     from huggingface_hub import constants, try_to_load_from_cache
@@ -66,53 +56,54 @@ def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, f
                     f"HF_HOME at a cache that holds it{fix}.")
 
 
-# --- getting the data ---------------------------------------------------------------
+# --- getting the data ------------------------------------------------------------------------------------------
 
 def get_dataset(preset: Preset) -> Path:
-    """Return the preset's dataset (a folder in the UCF layout, or a split manifest): your own videos if ``data_dir``
-    is set (``own_dataset``), else the built-in dataset, downloaded or generated if needed."""
+    """The preset's dataset (a UCF-layout folder or a split manifest): your own videos if ``data_dir`` is set
+    (``own_dataset``), else the built-in dataset, downloaded or generated if needed."""
     if preset.data_dir:
         return own_dataset(preset)
     if preset.dataset == "hub":
         root = download_ucf101_subset(DATA_DIR)
-    elif preset.dataset == "synthetic":
-        root = synthetic.generate(preset, preset.dataset_dir)
     else:
-        raise DataError(f"Unknown dataset {preset.dataset!r}: use 'synthetic' or 'hub' (VC_DATASET).")
+        root = synthetic.generate(preset, preset.dataset_dir)
     print(f"Videos are in {shown(root)}")
     return root
 
 
 def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
-    """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``.
+    """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``; with several
+    processes at once, one does it under a lock and the others reuse its result."""
+    from huggingface_hub import hf_hub_download
 
-    Safe with several processes at once (training processes, two runs): one downloads and extracts under a lock,
-    the others wait and reuse what it extracted."""
     root = Path(data_dir) / "UCF101_subset"
     if (root / ".complete").exists():
         return root
     with folder_lock(root, "downloading and extracting"):
         if (root / ".complete").exists():
             return root  # another process did it while this one waited
-        return _download_and_extract(Path(data_dir), root)
-
-
-def _download_and_extract(data_dir: Path, root: Path) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    check_hub_cache(HUB_REPO, HUB_FILE, "dataset", OFFLINE_DATA_FIX)
-    archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
-    if not verify_download(archive):
-        print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
-        archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
-                                       force_download=True))
+        check_hub_cache(HUB_REPO, HUB_FILE, "dataset", OFFLINE_DATA_FIX)
+        archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset"))
         if not verify_download(archive):
-            raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
-    safe_extract(archive, data_dir)
-    if not root.is_dir():
-        raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
-    (root / ".complete").write_text(f"extracted from {HUB_REPO}/{HUB_FILE}\n")
+            print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
+            archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
+                                           force_download=True))
+            if not verify_download(archive):
+                raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
+        safe_extract(archive, Path(data_dir))
+        if not root.is_dir():
+            raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
+        (root / ".complete").write_text(f"extracted from {HUB_REPO}/{HUB_FILE}\n")
     return root
+
+
+def _sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def verify_download(path: Path) -> bool:
@@ -120,11 +111,7 @@ def verify_download(path: Path) -> bool:
     blob = Path(os.path.realpath(path))
     if not re.fullmatch(r"[0-9a-f]{64}", blob.name):
         return blob.stat().st_size > 0  # not an LFS blob: only a size check is possible
-    digest = hashlib.sha256()
-    with open(blob, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest() == blob.name
+    return _sha256(blob) == blob.name
 
 
 def safe_extract(archive: Path, target: Path) -> None:
@@ -143,28 +130,12 @@ def safe_extract(archive: Path, target: Path) -> None:
                 base = (target / name).parent if member.issym() else target
                 dest = (base / member.linkname).resolve()
                 if PurePosixPath(member.linkname).is_absolute() or not dest.is_relative_to(target):
-                    raise DataError(
-                        f"{archive}: refusing link {member.name!r} -> {member.linkname!r}: it points outside "
-                        "the target folder."
-                    )
+                    raise DataError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r}: it points "
+                                    "outside the target folder.")
             if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
                 raise DataError(f"{archive}: refusing member {member.name!r}: not a file or folder.")
-        # the standard library's own guard as a second line of defence, where it exists (Python 3.11.4 and later;
-        # Debian 12's python3 is 3.11.2): the checks above already refuse every unsafe member
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(target, filter="data")
-        else:
-            tar.extractall(target)
-
-
-# --- the layout ------------------------------------------------------------------------
-
-def parse_name(path: Path) -> tuple[str, int, int]:
-    """Split ``v_<Class>_gNN_cNN.avi`` into (class, group, clip)."""
-    match = NAME_PATTERN.match(Path(path).stem)
-    if not match:
-        raise DataError(f"{path}: the name does not follow v_<Class>_gNN_cNN.<ext>. Rename it.")
-    return match["label"], int(match["group"]), int(match["clip"])
+        # the standard library's own guard as a second line of defence, where this Python has it (3.11.4 and later)
+        tar.extractall(target, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 
 
 # --- any layout: one row per video ----------------------------------------------------------------------------
@@ -175,6 +146,15 @@ SYSTEM_FILES = {"thumbs.db", "desktop.ini"}  # and every name starting with "." 
 SPLIT_LIKE = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval"}
 MANIFEST_COLUMNS = ("path", "class", "group", "split")
 MIN_CLASSES = 2
+MIN_GROUPS = 3  # per class: one group for each of train, val and test
+
+
+def parse_name(path: Path) -> tuple[str, int, int]:
+    """Split ``v_<Class>_gNN_cNN.avi`` into (class, group, clip)."""
+    match = NAME_PATTERN.match(Path(path).stem)
+    if not match:
+        raise DataError(f"{path}: the name does not follow v_<Class>_gNN_cNN.<ext>. Rename it.")
+    return match["label"], int(match["group"]), int(match["clip"])
 
 
 @dataclass(frozen=True)
@@ -217,10 +197,8 @@ def _listable(folder: Path) -> bool:
 
 
 def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
-    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``.
-
-    The walk does not enter sub-folders that are symlinks (one could pull in another class's videos, or loop): their
-    videos are counted in ``scan.linked``, as sub-folders that cannot be read are in ``scan.unreadable``."""
+    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``. The
+    walk does not enter sub-folders that are symlinks (one could pull in another class's videos, or loop)."""
     if not _listable(folder):
         scan.unreadable.append(folder)
         return []
@@ -234,10 +212,9 @@ def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
             scan.linked[path] = sum(1 for p in path.rglob("*") if is_video_name(p) and p.is_file())
         elif path.is_dir() and not _listable(path):
             scan.unreadable.append(path)
+        elif path.is_file() and not is_video_name(path):
+            scan.others.append(path)
         elif path.is_file():
-            if not is_video_name(path):
-                scan.others.append(path)
-                continue
             videos.append(path)
             if len(relative.parts) > 1:
                 scan.deeper.setdefault(label, []).append(path)
@@ -312,10 +289,8 @@ def scan_split_folders(root: Path) -> tuple[list[VideoRow], FolderScan]:
     """The rows of a folder in the UCF layout, and what else the walk found."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(
-            f"{root} does not exist. Run notebook 01 (or `make tutorial`), or set PRESET=cpu "
-            "for the built-in dataset."
-        )
+        raise DataError(f"{root} does not exist. Run notebook 01 (or `make tutorial`), or set PRESET=cpu for the "
+                        "built-in dataset.")
     rows, scan = [], FolderScan()
     for split in SPLITS:
         folder = root / split
@@ -323,20 +298,17 @@ def scan_split_folders(root: Path) -> tuple[list[VideoRow], FolderScan]:
             raise DataError(f"{folder} is missing: the dataset needs train/, val/ and test/ folders.")
         found = _class_folders(folder, scan)
         if not found:
-            raise DataError(
-                f"{folder} holds no video: put videos in {folder}/<Class>/, or delete {root} "
-                "and run notebook 01 again."
-            )
-        for label, paths in found.items():
-            rows += [VideoRow(path, label, group_of(path, label, path.relative_to(root).as_posix()), split)
-                     for path in paths]
+            raise DataError(f"{folder} holds no video: put videos in {folder}/<Class>/, or delete {root} and run "
+                            "notebook 01 again.")
+        rows += [VideoRow(path, label, group_of(path, label, path.relative_to(root).as_posix()), split)
+                 for label, paths in found.items() for path in paths]
     return rows, scan
 
 
 def video_table(source: Path) -> list[VideoRow]:
     """One row per video (path, class, group, split) of a dataset: a folder in the UCF layout or a split manifest.
 
-    Introduced in 01_load_data. Files that are not videos are skipped (with a warning if they are not system files
+    Introduced in 01_load_data. Files that are not videos are skipped (with a warning unless they are system files
     such as .DS_Store); videos in sub-folders of a class folder belong to that class."""
     source = Path(source)
     if source.is_file():
@@ -367,7 +339,6 @@ def list_videos(root: Path) -> dict[str, list[Path]]:
 
 def class_names(root: Path) -> list[str]:
     """The sorted class names of a dataset, checked to be the same in every split."""
-    root = Path(root)
     rows = video_table(root)
     per_split = {split: sorted({row.label for row in rows if row.split == split}) for split in SPLITS}
     train = per_split["train"]
@@ -377,87 +348,50 @@ def class_names(root: Path) -> list[str]:
         if per_split[split] != train:
             only_train = sorted(set(train) - set(per_split[split]))
             only_here = sorted(set(per_split[split]) - set(train))
-            raise DataError(
-                f"{_where(root, split)} has other classes than {_where(root, 'train')}: missing {only_train}, extra "
-                f"{only_here}. Every split needs the same class folders, each with at least one video."
-            )
+            raise DataError(f"{_where(root, split)} has other classes than {_where(root, 'train')}: missing "
+                            f"{only_train}, extra {only_here}. Every split needs the same class folders, each with "
+                            "at least one video.")
     return train
 
 
 def label_maps(classes: list[str]) -> tuple[dict[str, int], dict[int, str]]:
     """``label2id`` and ``id2label`` in sorted class order, as PyTorchVideo numbers the folders."""
-    classes = sorted(classes)
-    label2id = {name: i for i, name in enumerate(classes)}
+    label2id = {name: i for i, name in enumerate(sorted(classes))}
     return label2id, {i: name for name, i in label2id.items()}
-
-
-def count_videos(videos: dict[str, list[Path]]) -> dict[str, Counter]:
-    """Videos per class in each split."""
-    return {split: Counter(p.parent.name for p in paths) for split, paths in videos.items()}
 
 
 def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> dict:
     """Groups that appear in more than one split: a leak if not empty. Takes ``video_table``'s rows ({group: splits})
     or {split: paths} of files named ``v_<Class>_gNN_cNN`` ({(class, gNN): splits})."""
-    seen = defaultdict(set)
     if isinstance(videos, dict):
-        for split, paths in videos.items():
-            for path in paths:
-                label, group, _ = parse_name(path)
-                seen[(label, group)].add(split)
+        pairs = [(parse_name(path)[:2], split) for split, paths in videos.items() for path in paths]
     else:
-        for row in videos:
-            seen[row.group].add(row.split)
+        pairs = [(row.group, row.split) for row in videos]
+    seen = defaultdict(set)
+    for group, split in pairs:
+        seen[group].add(split)
     return {key: sorted(splits) for key, splits in seen.items() if len(splits) > 1}
 
 
-# verdicts of scan_videos in this process, by (path, size, modification and change times): a file that changes, or
-# whose permissions change, is checked again
-_SCANNED: dict[tuple[str, int, int, int], dict | str] = {}
-
-
-def _scan_key(path: Path) -> tuple[str, int, int, int] | None:
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return None  # missing or unreadable: video_info says why, and nothing is remembered
-    return str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
-    """Open and decode every video; return the usable ones' info and one message per file that is not usable.
-
-    The verdict is ``helpers.video.video_info``'s, the one every step shares (training, evaluation, predict): not
-    usable are files that do not open or decode, pictures, audio, raw streams, and truncated files (far fewer
-    frames decode than the header announces: PyTorchVideo would ask them for clips past their real end and
-    silently draw another video). Each file is decoded once per process; the progress bar shows only new files."""
-    keys = {path: _scan_key(path) for path in paths}
-    verdicts = {path: _SCANNED[key] for path, key in keys.items() if key in _SCANNED}
-    new = [path for path in paths if path not in verdicts]
-    for path in tqdm(new, desc="checking videos", unit="video", **({} if new else {"disable": True})):
-        try:
-            verdicts[path] = video_info(path)
-        except VideoError as err:
-            verdicts[path] = str(err)
-        if keys[path] is not None:
-            _SCANNED[keys[path]] = verdicts[path]
-    good, bad = [], []
-    for path in paths:
-        if isinstance(verdicts[path], str):
-            bad.append(verdicts[path])
-        else:
-            good.append({"path": path, **verdicts[path]})
-    return good, bad
+    """Every video's ``helpers.video.video_info`` if it is usable, else one message saying why (the verdict every
+    step shares: a picture, audio, a raw stream, a damaged or truncated file...); the progress bar shows the files
+    this process has not decoded yet."""
+    new = [path for path in paths if not known(path)]
+    for path in tqdm(new, desc="checking videos", unit="video", disable=not new):
+        verdict(path)
+    found = [(path, verdict(path)) for path in paths]
+    return ([{"path": path, **info} for path, info in found if not isinstance(info, str)],
+            [info for _, info in found if isinstance(info, str)])
 
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int],
                     clip_seconds: float | None = None) -> tuple[list[Path], list[int]]:
-    """The usable videos of one split of a dataset (a UCF-layout folder or a split manifest) with their class ids.
+    """The usable videos of one split of a dataset (a UCF-layout folder or a split manifest) and their class ids.
 
-    Files that are not usable videos are skipped with one warning that counts and names them; a class left with
-    no usable video, or a folder whose name is not a known class, is an error. With ``clip_seconds``, videos
-    shorter than one clip are counted in a note (they are used: a clip spans the whole video, repeating frames if
-    it has fewer than the model takes)."""
+    Files that are not usable videos are skipped with one warning that counts and names them; a class left without
+    a usable video, or a class that is not in ``label2id``, is a DataError. With ``clip_seconds``, a note counts the
+    videos shorter than a clip (used: their clips span the whole video)."""
     table = video_table(root)
     label_of = {row.path: row.label for row in table if row.split == split}
     paths = list(label_of)
@@ -465,60 +399,40 @@ def labelled_videos(root: Path, split: str, label2id: dict[str, int],
     scan_videos([row.path for row in table])  # every split at once: one progress bar, and the next split is known
     good, bad = scan_videos(paths)
     if bad:
-        shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
-        warnings.warn(
-            f"Skipping {len(bad)} of {len(paths)} files in {where} that are not usable videos "
-            f"(the README's troubleshooting table says what each message means):\n  {shown}", stacklevel=2)
+        listed = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
+        warnings.warn(f"Skipping {len(bad)} of {len(paths)} files in {where} that are not usable videos "
+                      f"(docs/troubleshooting.md says what each message means):\n  {listed}", stacklevel=2)
     found = {label_of[info["path"]] for info in good}
     unknown = sorted(found - set(label2id))
     if unknown:
-        raise DataError(
-            f"{where} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
-            "Every split needs the same class folders."
-        )
+        raise DataError(f"{where} has class folders that are not among the classes {sorted(label2id)}: {unknown}. "
+                        "Every split needs the same class folders.")
     empty = sorted(set(label2id) - found)
     if empty:
-        raise DataError(
-            f"{where}: no usable video left in the class folder(s) {empty}. Add videos there "
-            "(or remove the class from every split)."
-        )
-    if clip_seconds:
-        short = [info for info in good if info["seconds"] < clip_seconds]
-        if short:
-            print(f"Note: {len(short)} of {len(good)} videos in {split} are shorter than one clip "
-                  f"({clip_seconds:.2f} s): their clips span the whole video.")
+        raise DataError(f"{where}: no usable video left in the class folder(s) {empty}. Add videos there (or remove "
+                        "the class from every split).")
+    short = [info for info in good if clip_seconds and info["seconds"] < clip_seconds]
+    if short:
+        print(f"Note: {len(short)} of {len(good)} videos in {split} are shorter than one clip "
+              f"({clip_seconds:.2f} s): their clips span the whole video.")
     return [info["path"] for info in good], [label2id[label_of[info["path"]]] for info in good]
 
 
 # --- your own videos: the split step ---------------------------------------------------------------------------
-
-MIN_GROUPS = 3  # per class: one group for each of train, val and test
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def identical_files(paths: list[Path]) -> list[list[Path]]:
     """Sets of byte-identical files (the same size, then the same SHA-256): one video under several names."""
     by_size = defaultdict(list)
     for path in paths:
         by_size[Path(path).stat().st_size].append(Path(path))
-    found = []
-    for same_size in by_size.values():
-        if len(same_size) > 1:
-            by_hash = defaultdict(list)
-            for path in same_size:
-                try:
-                    by_hash[_sha256(path)].append(path)
-                except PermissionError:
-                    raise DataError(unreadable(path)) from None
-            found += [sorted(copies) for copies in by_hash.values() if len(copies) > 1]
-    return sorted(found)
+    by_hash = defaultdict(list)
+    for same_size in (paths for paths in by_size.values() if len(paths) > 1):
+        for path in same_size:
+            try:
+                by_hash[_sha256(path)].append(path)
+            except PermissionError:
+                raise DataError(unreadable(path)) from None
+    return sorted(sorted(copies) for copies in by_hash.values() if len(copies) > 1)
 
 
 def split_counts(groups: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -533,17 +447,9 @@ def split_counts(groups: int, val_fraction: float, test_fraction: float) -> tupl
     return groups - val - test, val, test
 
 
-def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float, test_fraction: float,
-                 seed: int) -> tuple[list[VideoRow], list[list[Path]]]:
-    """Split class folders' videos (``{class: paths}``) into train, val and test: whole groups, stratified by class,
-    seeded. Returns the rows and the sets of identical files.
-
-    A group is ``<Class>/gNN`` for the files whose names carry ``_gNN_``, else one file; byte-identical files join
-    one group, so both copies land in one split. Each class's groups are shuffled with ``seed`` and cut by
-    ``split_counts``. DataError, naming them and the minimum, for classes with fewer than ``MIN_GROUPS`` groups."""
-    label_of = {path: label for label, paths in videos.items() for path in paths}
+def _merged_groups(label_of: dict[Path, str], root: Path, same: list[list[Path]]) -> dict[Path, str]:
+    """Each video's group: ``group_of``'s, with the groups of byte-identical files joined into one."""
     group = {path: group_of(path, label, path.relative_to(root).as_posix()) for path, label in label_of.items()}
-    same = identical_files(sorted(label_of))
     merged: dict[str, str] = {}  # group -> the group it joined
 
     def top(name: str) -> str:
@@ -555,15 +461,24 @@ def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float,
         heads = sorted({top(group[path]) for path in copies})
         for head in heads[1:]:
             merged[head] = heads[0]
-    group = {path: top(name) for path, name in group.items()}
-    members = defaultdict(list)
+    return {path: top(name) for path, name in group.items()}
+
+
+def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float, test_fraction: float,
+                 seed: int) -> tuple[list[VideoRow], list[list[Path]]]:
+    """Split class folders' videos (``{class: paths}``) into train, val and test: whole groups (``_merged_groups``),
+    stratified by class, each class's groups shuffled with ``seed`` and cut by ``split_counts``. Returns the rows and
+    the sets of identical files; DataError naming the classes with fewer than ``MIN_GROUPS`` groups."""
+    label_of = {path: label for label, paths in videos.items() for path in paths}
+    same = identical_files(sorted(label_of))
+    group = _merged_groups(label_of, root, same)
+    first = {}  # a group counts for the class of its first video
     for path in sorted(group):
-        members[group[path]].append(path)
-    groups_of = defaultdict(list)  # a group counts for the class of its first video
-    for name, paths in members.items():
-        groups_of[label_of[paths[0]]].append(name)
-    too_few = {label: len(groups_of.get(label, [])) for label in sorted(videos)
-               if len(groups_of.get(label, [])) < MIN_GROUPS}
+        first.setdefault(group[path], label_of[path])
+    groups_of = defaultdict(list)
+    for name, label in first.items():
+        groups_of[label].append(name)
+    too_few = {label: len(groups_of[label]) for label in sorted(videos) if len(groups_of[label]) < MIN_GROUPS}
     if too_few:
         listed = "; ".join(f"{label!r} ({root / label}): {count} group(s), {len(videos[label])} video(s)"
                            for label, count in too_few.items())
@@ -576,10 +491,9 @@ def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float,
         names = sorted(names)
         random.Random(f"{seed}/{label}").shuffle(names)
         _, val, test = split_counts(len(names), val_fraction, test_fraction)
-        for i, name in enumerate(names):
-            split_of[name] = "test" if i < test else "val" if i < test + val else "train"
-    rows = [VideoRow(path, label_of[path], group[path], split_of[group[path]]) for path in sorted(group)]
-    return rows, same
+        split_of.update({name: "test" if i < test else "val" if i < test + val else "train"
+                         for i, name in enumerate(names)})
+    return [VideoRow(path, label_of[path], group[path], split_of[group[path]]) for path in sorted(group)], same
 
 
 def _body(rows: list[VideoRow], root: Path) -> str:
@@ -603,10 +517,9 @@ def listing_digest(videos: dict[str, list[Path]], root: Path) -> str:
 
 
 def write_manifest(path: Path, rows: list[VideoRow], root: Path, settings: dict) -> Path:
-    """Write the split to ``path`` (a CSV: path, class, group, split; paths relative to ``root``), atomically.
-
-    Its first line holds ``root``, the settings and fingerprints of the listing and of the rows as written, so a
-    later run knows whether to reuse it and whether someone edited it by hand."""
+    """Write the split to ``path`` (a CSV: path, class, group, split; paths relative to ``root``), atomically. Its
+    first line holds ``root``, the settings and a fingerprint of the rows, so that a later run knows whether to
+    reuse it and whether someone edited it by hand."""
     body = _body(rows, root)
     header = {"folder": str(root), **settings, "rows": _digest(body)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -626,17 +539,15 @@ def _manifest_parts(path: Path) -> tuple[dict, str]:
         try:
             header = json.loads(lines[0][2:])
         except ValueError:
-            header = {}
+            pass
     body = "".join(line for line in lines if not line.startswith("#"))
     return (header if isinstance(header, dict) else {}), body
 
 
 def read_manifest(path: Path) -> list[VideoRow]:
-    """The rows of a split manifest (``write_manifest``'s, or one edited or written by hand).
-
-    Paths are taken from the folder in its first line (else from the manifest's folder). A listed file that does
-    not exist is skipped with one warning that counts and names them; a row without a path or class, or with a
-    split other than train, val or test, is a DataError naming its line."""
+    """The rows of a split manifest (``write_manifest``'s, or one edited or written by hand), paths taken from the
+    folder in its first line (else the manifest's). Listed files that do not exist are skipped with one warning; a
+    row without a path or class, or with a split other than train, val or test, is a DataError naming its line."""
     path = Path(path)
     header, body = _manifest_parts(path)
     root = Path(header.get("folder") or path.parent)
@@ -646,17 +557,17 @@ def read_manifest(path: Path) -> list[VideoRow]:
         raise DataError(f"{path}: the manifest lacks the column(s) {missing_columns}; it needs "
                         f"{','.join(MANIFEST_COLUMNS)}. Fix its header line, or delete it to split again.")
     rows, gone = [], []
-    for number, record in enumerate(reader, start=2):
-        where = f"{path}, row {number - 1} ({record.get('path')!r})"
+    for number, record in enumerate(reader, start=1):
+        where = f"{path}, row {number} ({record.get('path')!r})"
         if not (record["path"] or "").strip() or not (record["class"] or "").strip():
             raise DataError(f"{where}: every row needs a path and a class. Fix the row or delete it.")
         if record["split"] not in SPLITS:
             raise DataError(f"{where}: split {record['split']!r} is not one of {', '.join(SPLITS)}. Fix the row.")
         video = root / record["path"]
-        if not video.is_file():
+        if video.is_file():
+            rows.append(VideoRow(video, record["class"], record["group"] or record["path"], record["split"]))
+        else:
             gone.append(video)
-            continue
-        rows.append(VideoRow(video, record["class"], record["group"] or record["path"], record["split"]))
     if gone:
         warnings.warn(f"{path} lists {len(gone)} file(s) that do not exist; skipping them: "
                       + ", ".join(str(p) for p in gone[:5]) + (" ..." if len(gone) > 5 else "")
@@ -665,9 +576,9 @@ def read_manifest(path: Path) -> list[VideoRow]:
 
 
 def manifest_path(preset: Preset) -> Path:
-    """Where the split of ``preset.data_dir`` goes: ``outputs/splits/<folder name>-<hash of its path>.csv`` (under
-    ``$TUTORIAL_OUTPUT`` if set), beside the presets' folders: every preset, notebook and script run splits a folder
-    the same way, and ``make tutorial``, which moves a preset's earlier results aside, keeps it."""
+    """Where the split of ``preset.data_dir`` goes: ``<output root>/splits/<folder name>-<hash of its path>.csv``,
+    beside the presets' folders, so that every preset and run splits a folder the same way and ``make tutorial``,
+    which moves a preset's earlier results aside, keeps it."""
     folder = preset.dataset_dir.resolve()
     name = re.sub(r"[^\w.-]+", "_", folder.name).strip("_") or "videos"
     return preset.output_dir.parent / "splits" / f"{name}-{_digest(str(folder))[:8]}.csv"
@@ -675,14 +586,15 @@ def manifest_path(preset: Preset) -> Path:
 
 def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, settings: dict,
                     ) -> tuple[list[VideoRow], list[list[Path]], str]:
-    """The rows for ``videos``: those of ``manifest`` if it was made from the same listing and settings, or if it was
-    edited by hand (kept: it is yours); else a new split, written to ``manifest``. Returns (rows, identical sets,
-    what happened)."""
-    if manifest.is_file():
+    """The rows for ``videos``: ``manifest``'s if it was made from the same listing and settings, or edited by hand
+    (kept: it is yours); else a new split, written there. Returns (rows, identical sets, what happened)."""
+    if not manifest.is_file():
+        state = "written now"
+    else:
         header, body = _manifest_parts(manifest)
         edited = header.get("rows") != _digest(body)
-        same = all(header.get(key) == value for key, value in settings.items())
-        if same or edited:
+        changed = [key for key, value in settings.items() if header.get(key) != value]
+        if edited or not changed:
             rows = read_manifest(manifest)
             listed = {row.path for row in rows}
             new = sorted(p for paths in videos.values() for p in paths if p not in listed)
@@ -691,23 +603,18 @@ def _split_or_reuse(manifest: Path, videos: dict[str, list[Path]], root: Path, s
                               f"removed from it by hand), so they are not used, e.g. {new[0]}. Delete the manifest "
                               "to split again with them.", stacklevel=3)
             state = "edited by hand: used as it is" if edited else "reused: the same folder, videos and settings"
-            if edited and not same:
+            if edited and changed:
                 state += "; the folder or the settings changed since it was made: delete it to split again"
             return rows, identical_files([row.path for row in rows]), state
-        changed = [key for key, value in settings.items() if header.get(key) != value]
         state = f"made again: {' and '.join(k if k != 'videos' else 'the videos' for k in changed)} changed"
-    else:
-        state = "written now"
-    rows, same_files = split_videos(videos, root, settings["val_fraction"], settings["test_fraction"],
-                                    settings["seed"])
+    rows, same = split_videos(videos, root, settings["val_fraction"], settings["test_fraction"], settings["seed"])
     write_manifest(manifest, rows, root, settings)
-    return rows, same_files, state
+    return rows, same, state
 
 
 def check_apart(preset: Preset, output: Path, fix: str, both_ways: bool = True) -> None:
     """DataError if the output folder ``output`` lies inside your data folder (or, ``both_ways``, holds it): the
-    tutorial writes and deletes there (``--overwrite``, ``make tutorial`` moving earlier results aside), and leaves
-    your folder as it is. Nothing to check without ``data_dir``."""
+    tutorial writes and deletes there, and leaves your folder as it is. Nothing to check without ``data_dir``."""
     if not preset.data_dir:
         return
     data, out = preset.dataset_dir.resolve(), Path(output).resolve()
@@ -720,22 +627,20 @@ def check_apart(preset: Preset, output: Path, fix: str, both_ways: bool = True) 
 def own_dataset(preset: Preset) -> Path:
     """Your own videos (``preset.data_dir``), where they are: returns the dataset the other steps read.
 
-    Introduced in 01_load_data. A folder in the UCF layout (``{train,val,test}/<Class>/<videos>``) is returned as it
-    is. A folder of class folders without splits (``<Class>/<videos>``) is split by ``split_videos`` into a manifest
-    in the output folder (``manifest_path``), which is returned; a later run with the same folder, videos and
-    settings reuses it. Prints the layout and a report: videos per class and split, the groups, identical files,
-    and every file skipped or not used, counted. Nothing in your folder is moved, copied, written or deleted."""
+    Introduced in 01_load_data. A folder in the UCF layout is returned as it is; a folder of class folders is split
+    by ``split_videos`` into a manifest in the output folder (``manifest_path``), reused by later runs with the same
+    folder, videos and settings. Prints the layout and a report (``report_lines``). Nothing in your folder is moved,
+    copied, written or deleted."""
     root = preset.dataset_dir
     check_apart(preset, preset.output_dir.parent, "set TUTORIAL_OUTPUT to a folder outside it", both_ways=False)
     check_apart(preset, preset.output_dir, "move your videos out of it, or set TUTORIAL_OUTPUT")
-    layout = detect_layout(root)
-    scan = FolderScan()
-    if layout == "splits":
+    lines = [f"Your videos: {root}"]
+    if detect_layout(root) == "splits":
         rows, scan = scan_split_folders(root)
-        same = identical_files([row.path for row in rows])
-        lines = [f"Your videos: {root}", "  layout: {train,val,test}/<Class>/<videos>: the splits are used as they are"]
-        dataset = root
+        same, dataset = identical_files([row.path for row in rows]), root
+        lines.append("  layout: {train,val,test}/<Class>/<videos>: the splits are used as they are")
     else:
+        scan = FolderScan()
         videos = _class_folders(root, scan)
         if len(videos) < MIN_CLASSES:
             found = f"only one ({next(iter(videos))!r})" if videos else "none"
@@ -745,44 +650,37 @@ def own_dataset(preset: Preset) -> Path:
                     "seed": preset.data_seed, "videos": listing_digest(videos, root)}
         dataset = manifest_path(preset)
         rows, same, state = _split_or_reuse(dataset, videos, root, settings)
-        lines = [f"Your videos: {root}",
-                 f"  layout: class folders without splits (<Class>/<videos>): split by group, stratified by class, "
-                 f"val {preset.val_fraction:g}, test {preset.test_fraction:g}, seed {preset.data_seed}",
-                 f"  manifest: {dataset}, {state}"]
+        lines += [f"  layout: class folders without splits (<Class>/<videos>): split by group, stratified by class, "
+                  f"val {preset.val_fraction:g}, test {preset.test_fraction:g}, seed {preset.data_seed}",
+                  f"  manifest: {dataset}, {state}"]
     print(printable("\n".join(lines + report_lines(rows, scan, same))))
     return dataset
 
 
 def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]]) -> list[str]:
-    """The split report: groups, identical files, skipped and unused files, videos per class and split."""
-    lines = []
+    """The split report: groups, identical files, files not used, videos per class and split."""
     named = sum(1 for row in rows if GROUP_IN_NAME.search(row.path.stem))
-    groups = len({row.group for row in rows})
     if named == len(rows):
-        lines.append(f"  groups: {groups}, from the _gNN_ in the file names; no group is in two splits")
+        lines = [f"  groups: {len({row.group for row in rows})}, from the _gNN_ in the file names; no group is in two "
+                 "splits"]
     else:
         some = (f"{named} of {len(rows)} file names carry a group (_gNN_); every other video is" if named else
                 "no file name carries a group (_gNN_), so every video is")
-        lines.append(
-            f"  groups: {some} a group of its own. Leak not ruled out: clips cut from one recording can land in "
-            "different splits, and test accuracy would then be too good. Give such clips a shared _gNN_ in their "
-            "names (walk_g03_a.mp4, walk_g03_b.mp4)")
+        lines = [f"  groups: {some} a group of its own. Leak not ruled out: clips cut from one recording can land in "
+                 "different splits, and test accuracy would then be too good. Give such clips a shared _gNN_ in their "
+                 "names (walk_g03_a.mp4, walk_g03_b.mp4)"]
     if same:
-        splits = [sorted({row.split for row in rows if row.path in set(copies)}) for copies in same]
-        across = sum(len(s) > 1 for s in splits)
+        across = sum(len({row.split for row in rows if row.path in set(copies)}) > 1 for copies in same)
         lines.append(f"  identical files: {len(same)} set(s) of the same bytes under several names, e.g. "
                      f"{' = '.join(p.name for p in same[0])}: "
                      + (f"{across} set(s) span several splits, a leak: remove the copies" if across else
                         "each set is in one split"))
     if scan.deeper:
-        deeper = [path for paths in scan.deeper.values() for path in paths]
         label, paths = sorted(scan.deeper.items())[0]
-        lines.append(f"  note: {len(deeper)} video(s) are in sub-folders of a class folder (e.g. {label}/"
-                     f"{paths[0].parent.name}/): each counts as its class folder's. If a sub-folder is a class of "
-                     "its own, move it up one level")
-    skipped = []
-    if scan.system:
-        skipped.append(f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)")
+        lines.append(f"  note: {sum(map(len, scan.deeper.values()))} video(s) are in sub-folders of a class folder "
+                     f"(e.g. {label}/{paths[0].parent.name}/): each counts as its class folder's. If a sub-folder is "
+                     "a class of its own, move it up one level")
+    skipped = [f"{len(scan.system)} system file(s) (.DS_Store, ._*, hidden)"] if scan.system else []
     if scan.others:
         skipped.append(f"{len(scan.others)} file(s) that are not videos (e.g. {scan.others[0].name})")
     if scan.loose:
@@ -793,10 +691,15 @@ def report_lines(rows: list[VideoRow], scan: FolderScan, same: list[list[Path]])
     skipped += _left_out(scan)
     if skipped:
         lines.append("  not used: " + "; ".join(skipped))
+    return lines + _count_table(rows)
+
+
+def _count_table(rows: list[VideoRow]) -> list[str]:
+    """Videos per class and split, and the totals, in columns (CJK class names take two columns a character)."""
     counts = Counter((row.label, row.split) for row in rows)
     labels = sorted({row.label for row in rows})
     width = max(_width("class"), *(_width(label) for label in labels))
-    lines.append(f"  class{' ' * (width - 5)}  train    val   test")
+    lines = [f"  class{' ' * (width - 5)}  train    val   test"]
     for label in labels + ["(all)"]:
         numbers = [sum(counts[(name, split)] for name in labels) if label == "(all)" else counts[(label, split)]
                    for split in SPLITS]

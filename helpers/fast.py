@@ -1,25 +1,11 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced in 06_fast_pipeline (why it is faster, and training with it); used by ``python -m helpers.train``
-when the preset says ``pipeline="fast"`` (the ``full`` preset does); measured by ``python -m benchmarks.data``. The
-guide's PyTorchVideo pipeline decodes every frame of the clip window, turns all of them into float32 on the CPU,
-keeps 16, then resizes in float32: about 14 clips/s on two cores. Here the loader workers decode only up to the last
-frame a clip needs (after seeking to the keyframe before it), convert only the frames kept, and hand over uint8
-``(T, H, W, 3)`` clips; the scale, crop, flip and normalization of the guide run once per batch, on the GPU when
-there is one (``VideoBatchTransform``).
-
-How to train with it (the Trainer's own loop, only the data path changes; ``helpers.train.make_fast_datasets``
-builds the three datasets from a preset)::
-
-    train = FastVideoDataset(paths, labels, num_frames=16, clip_duration=16 * 4 / 30, train=True)
-    val = FastVideoDataset(val_paths, val_labels, num_frames=16, clip_duration=16 * 4 / 30, train=False)
-    trainer = helpers.train.VideoTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collate_uint8,
-        video_transform=VideoBatchTransform.from_processor(processor, hflip=0.5), ...)
-
-``args`` needs ``remove_unused_columns=False`` as before; ``max_steps`` is no longer needed (the datasets have a
-length, so ``num_train_epochs`` works and the Trainer shards them across processes itself). Without the Trainer,
-call the transform yourself on the batch once it is on the device:
+Introduced in 06_fast_pipeline (why it is faster, and training with it); ``python -m helpers.train`` uses it when the
+preset says ``pipeline="fast"``; ``python -m benchmarks.data`` measures it. The loader workers decode only up to the
+last frame a clip needs (after seeking to the keyframe before it), convert only the frames kept and hand over uint8
+``(T, H, W, 3)`` clips; the guide's scale, crop, flip and normalization run once per batch, on the GPU when there is
+one (``VideoBatchTransform``). ``helpers.train.make_fast_datasets`` builds the datasets from a preset; the Trainer
+takes ``data_collator=collate_uint8`` and ``helpers.train.VideoTrainer(video_transform=...)``, or, without it,
 ``pixel_values = transform(batch["pixel_values"].to(device), train=True)``.
 """
 
@@ -35,21 +21,16 @@ import torch
 import torch.nn.functional as F
 
 from helpers.transforms import frame_size, scale_range
-from helpers.video import MAX_FPS, VideoError, frame_rate, open_video, quarter_turns, scaled_size, to_rgb
+from helpers.video import MAX_FPS, VideoError, frame_rate, no_frames, open_video, quarter_turns, scaled_size, to_rgb
 
-# seek only when the clip starts this far in: for short clips decoding from the start is as quick as a seek
-SEEK_AFTER_SECONDS = 1.0
+SEEK_AFTER_SECONDS = 1.0  # seek only when a clip starts this far in: before, decoding from the start is as quick
 
 
 def probe(path: Path) -> tuple[int, float, int, int]:
-    """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes: a phone video's
-    rotation is applied); raise VideoError if unreadable or its header gives 0 fps.
-
-    Above ``helpers.video.MAX_FPS`` the video is counted at that rate (frames and fps), so frame numbers are
-    1/``MAX_FPS`` s apart: ``decode_frames`` keeps one frame per number, and a 10,000-fps file's whole video (the
-    ``cache_mb`` cache) takes what a 30-fps one takes."""
+    """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes); VideoError if
+    unreadable or its header gives 0 fps. Above ``MAX_FPS`` the video is counted at that rate, so frame numbers are
+    1/``MAX_FPS`` s apart and a 10,000-fps file's clips (and ``cache_mb`` cache) take what a 30-fps one's take."""
     with open_video(path) as (container, stream):
-        # the rotation is known once a frame is decoded (PyAV hands it over with each frame)
         first = next(container.decode(stream), None)
         turns = quarter_turns(first) if first is not None else 0
         fps = frame_rate(stream, path)
@@ -70,10 +51,8 @@ def probe(path: Path) -> tuple[int, float, int, int]:
 
 def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, int] | None = None,
                   seek: bool = True) -> np.ndarray:
-    """Decode the frames at ``indices`` (any order, repeats allowed) to (T, H, W, 3) uint8 RGB.
-
-    Seeks to the keyframe before the first index, stops after the last, and converts to RGB (resized to ``size``,
-    (height, width), by swscale in uint8) only the frames it keeps."""
+    """Decode the frames at ``indices`` (any order, repeats allowed) to (T, H, W, 3) uint8 RGB: seek to the keyframe
+    before the first, stop after the last, convert (and resize to ``size``, (height, width)) only the frames kept."""
     first = min(indices)
     pending = sorted(set(indices))
     kept: dict[int, np.ndarray] = {}
@@ -107,7 +86,7 @@ def decode_frames(path: Path, indices: list[int], fps: float, size: tuple[int, i
             array = to_rgb(frame, height, width)
             kept.update(dict.fromkeys(pending, array))
     if frame is None:
-        raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
+        raise no_frames(path)
     return np.stack([kept[i] for i in indices])
 
 
@@ -121,28 +100,24 @@ class FastVideoDataset(torch.utils.data.Dataset):
     """(video path, label) pairs to {"pixel_values": uint8 (T, H, W, 3), "labels": int}, decoding only what a clip
     needs.
 
-    Training (``train=True``): one item per video, a random window of ``clip_duration`` seconds each time, as the
-    guide's "random" clip sampler. Evaluation: one item per consecutive window of every video, as the "uniform"
-    sampler. ``short_side`` has swscale shrink frames in uint8 to that short side (give the largest short side the
-    augmentation scales to, ``scale_range(size)[1]``), so less data is converted and moved. ``cache_mb`` keeps
-    whole decoded videos in memory (per loader worker, least recently used dropped first): for small datasets
-    read again every epoch. ``repeats`` > 1 returns that many clips (random windows) per decode (repeated
-    augmentation); ``collate_uint8`` flattens them into the batch. ``shuffle_frames`` puts each clip's frames in
-    a random order (the control run of notebook 04).
+    Training: one item per video, a random window of ``clip_duration`` seconds each time (the guide's "random" clip
+    sampler); evaluation: one item per consecutive window (the "uniform" sampler). ``short_side`` has swscale shrink
+    larger frames in uint8 (give the largest the augmentation scales to, ``scale_range(size)[1]``). ``cache_mb``
+    keeps whole decoded videos per loader worker, least recently used dropped first: for small datasets read every
+    epoch. ``shuffle_frames`` puts each clip's frames in a random order (the control run of notebook 04).
     """
 
     def __init__(self, paths: list[Path], labels: list[int], num_frames: int, clip_duration: float,
-                 train: bool = True, short_side: int | None = None, cache_mb: float = 0, repeats: int = 1,
+                 train: bool = True, short_side: int | None = None, cache_mb: float = 0,
                  shuffle_frames: bool = False):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         self.paths, self.labels = [Path(p) for p in paths], list(labels)
         self.num_frames, self.clip_duration, self.train = num_frames, clip_duration, train
-        self.short_side, self.repeats, self.shuffle_frames = short_side, repeats, shuffle_frames
+        self.short_side, self.shuffle_frames = short_side, shuffle_frames
         self.cache_bytes, self.cache = cache_mb * 2**20, OrderedDict()
-        # the headers only: 300 UCF files take well under a second
-        self.info = [probe(p) for p in self.paths]
-        # evaluation items: (video, first frame of the window)
+        self.info = [probe(p) for p in self.paths]  # the headers only: quick
+        # (video, first frame of the window): one per video when training, every window when evaluating
         self.items = [(v, 0) for v in range(len(self.paths))] if train else [
             (v, k * self.window(v)) for v in range(len(self.paths))
             for k in range(max(1, self.info[v][0] // self.window(v)))
@@ -160,34 +135,24 @@ class FastVideoDataset(torch.utils.data.Dataset):
         """Videos in the dataset (PyTorchVideo's datasets have the same attribute)."""
         return len(self.paths)
 
-    def starts(self, video: int, start: int) -> list[int]:
-        """First frames of the clips of one item: random windows when training (torch's RNG, seeded per worker)."""
-        if not self.train:
-            return [start]
-        room = max(0, self.info[video][0] - self.window(video))
-        return torch.randint(0, room + 1, (self.repeats,)).tolist()
-
     def __getitem__(self, item: int) -> dict:
         video, start = self.items[item]
-        path, (frames, fps, height, width) = self.paths[video], self.info[video]
+        frames, fps, height, width = self.info[video]
         # a video shorter than the window: the window is the whole video, as PyTorchVideo does
         window = min(self.window(video), frames)
-        clips = [clip_indices(s, window, self.num_frames) for s in self.starts(video, start)]
+        if self.train:  # torch's RNG, seeded per worker
+            start = int(torch.randint(0, max(0, frames - self.window(video)) + 1, (1,)))
+        indices = clip_indices(start, window, self.num_frames)
         if self.shuffle_frames:
-            clips = [[idx[i] for i in torch.randperm(len(idx)).tolist()] for idx in clips]
+            indices = [indices[i] for i in torch.randperm(len(indices)).tolist()]
         size = scaled_size(height, width, self.short_side)
         size = None if size == (height, width) else size
         if self.cache_bytes:
             whole = self.cached(video, frames, fps, size)
-            decoded = [whole[np.minimum(idx, len(whole) - 1)] for idx in clips]
+            clip = whole[np.minimum(indices, len(whole) - 1)]
         else:
-            wanted = sorted({i for idx in clips for i in idx})
-            found = decode_frames(path, wanted, fps, size)
-            where = {i: k for k, i in enumerate(wanted)}
-            decoded = [found[[where[i] for i in idx]] for idx in clips]
-        pixel_values = [torch.from_numpy(np.ascontiguousarray(clip)) for clip in decoded]
-        return {"pixel_values": pixel_values[0] if len(pixel_values) == 1 else pixel_values,
-                "labels": self.labels[video]}
+            clip = decode_frames(self.paths[video], indices, fps, size)
+        return {"pixel_values": torch.from_numpy(np.ascontiguousarray(clip)), "labels": self.labels[video]}
 
     def cached(self, video: int, frames: int, fps: float, size) -> np.ndarray:
         """All frames of ``video``, decoded once per worker while they fit in ``cache_mb``."""
@@ -203,19 +168,13 @@ class FastVideoDataset(torch.utils.data.Dataset):
 
 
 def collate_uint8(examples: list[dict]) -> dict:
-    """Stack uint8 clips into (B, T, H, W, 3) ``pixel_values`` (repeated clips become rows of their own).
-
-    Clips of different frame sizes (videos of different sizes in one folder) cannot be stacked: they stay a list
-    of (T, H, W, 3) tensors, which ``VideoBatchTransform`` brings to one size."""
-    clips, labels = [], []
-    for example in examples:
-        values = example["pixel_values"]
-        values = values if isinstance(values, list) else [values]
-        clips += values
-        labels += [example["labels"]] * len(values)
+    """Stack uint8 clips into (B, T, H, W, 3) ``pixel_values``; clips of different frame sizes (videos of several
+    sizes in one folder) stay a list of (T, H, W, 3) tensors, which ``VideoBatchTransform`` brings to one size."""
+    clips = [example["pixel_values"] for example in examples]
     same_size = len({clip.shape for clip in clips}) == 1
     # labels first: the Trainer counts a batch's examples with the first tensor it finds
-    return {"labels": torch.tensor(labels), "pixel_values": torch.stack(clips) if same_size else clips}
+    return {"labels": torch.tensor([example["labels"] for example in examples]),
+            "pixel_values": torch.stack(clips) if same_size else clips}
 
 
 class VideoBatchTransform(torch.nn.Module):
@@ -225,9 +184,8 @@ class VideoBatchTransform(torch.nn.Module):
     (default ``scale_range(size)``: 256-320 for 224), random ``size`` x ``size`` crop, horizontal flip with
     probability ``hflip``, each drawn per clip as PyTorchVideo and torchvision draw them. Evaluation: /255,
     normalize, resize to ``size`` x ``size`` (antialiased, as torchvision's ``Resize``). Normalizing commutes with
-    bilinear resampling (weights sum to one), so it runs last, on fewer pixels. On the CPU the resampling runs on
-    uint8 (torch's vectorized uint8 kernel, about 3x faster than float32); it then differs from float32 by at most
-    one grey level before normalizing. On a GPU it runs in float32.
+    bilinear resampling, so it runs last, on fewer pixels; on the CPU the resampling runs on uint8 (torch's faster
+    kernel, within one grey level of float32), on a GPU in float32.
     """
 
     def __init__(self, mean: list[float], std: list[float], size: int, hflip: float = 0.5,

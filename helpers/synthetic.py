@@ -1,9 +1,7 @@
 """The built-in dataset: UCF-101's layout and file format, classes that differ only by motion.
 
-Introduced in 01_load_data. Every class has a time-reversed twin (MoveLeft/MoveRight,
-Grow/Shrink, ...). A twin clip is a clip of its partner played backwards, so a single
-frame, or the frames in any order, cannot say which twin a clip belongs to: a model can
-only tell them apart by the order of the frames.
+Introduced in 01_load_data. Every class has a time-reversed twin (MoveLeft/MoveRight, Grow/Shrink, ...): a clip of
+one is a clip of the other played backwards, so only the order of the frames tells them apart.
 """
 
 from __future__ import annotations
@@ -18,16 +16,14 @@ from tqdm.auto import tqdm
 from helpers.runs import folder_lock
 from helpers.video import write_video
 
-# 160x120, a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and a quarter of the pixels decodes
-# much faster (benchmarks/RESULTS.md)
+# a quarter of UCF-101's 320x240: the offline model sees 64x64 crops, and a quarter of the pixels decodes faster
 WIDTH, HEIGHT, FPS = 160, 120, 25
 SCALE = WIDTH / 320  # the bar's sizes below are given for 320x240 frames
 MOTION_SECONDS = (0.64, 0.8)  # how long the one move, growth or turn of a short video takes
-# in a video longer than that, one move or turn takes this long and the motion goes on: a training clip (1.07 s on
-# the cpu preset) then sees about as much of it as it sees of a whole short video
+# in a longer video, one move or turn takes this long and the motion goes on: a training clip of about a second
+# then sees about as much of it as it sees of a whole short video
 LONG_MOTION_SECONDS = (1.2, 1.5)
 GRAIN = 6  # the background noise: its standard deviation in grey levels at 320x240
-RENDERING = 7  # part of a dataset's fingerprint: changed with the drawing, so that a dataset drawn otherwise is remade
 # (forward class, its time-reversed twin); the forward motion is what gets rendered
 PAIRS = [
     ("MoveRight", "MoveLeft"),
@@ -52,24 +48,19 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     t = (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     image = a * (1 - t[..., None]) + b * t[..., None]
-    # grain of GRAIN grey levels at 320x240, the size the bar is drawn for; a frame of a quarter of the pixels is
-    # what 320x240 frames averaged 2x2 look like, so its grain is half as strong
+    # GRAIN at 320x240; a frame of a quarter of the pixels is 320x240 averaged 2x2, so its grain is half as strong
     return image + rng.normal(0, GRAIN * SCALE, (HEIGHT, WIDTH, 1))
 
 
 def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of the forward class of a pair (T, H, W, 3 uint8).
 
-    The motion keeps one direction and one speed for the whole video, whatever its length: a move covers about half
-    the frame, a turn about 160 degrees, per ``MOTION_SECONDS``, or per ``LONG_MOTION_SECONDS`` in a video longer
-    than that, so that a clip of about a second does not see the bar cross the whole frame. In a long video a moving
-    bar leaves the frame on one side and comes back on the other at once (as in old video games), and a turning one
-    keeps turning. So a training clip anywhere in a long video sees about as much motion as a whole short video, and
-    frames spread over the whole video (the pipeline's sampling) see it faster, never reversed. Growing cannot go
-    on at that pace: in a long video the bar grows slower, over the whole video."""
+    One direction and one speed for the whole video: a move covers about half the frame, a turn about 160 degrees,
+    per ``MOTION_SECONDS`` (``LONG_MOTION_SECONDS`` in a longer video, where a moving bar leaves the frame on one side
+    and comes back on the other, and a turning one keeps turning), so a clip anywhere sees about as much motion as a
+    whole short video. A long video's bar grows slower, over the whole video."""
     t = np.linspace(0.0, 1.0, num_frames)
-    # how many short motions the video lasts; a video no longer than the longest one shows a single motion, start to
-    # end, in the frame
+    # how many motions the video lasts; a video no longer than the longest short one shows one, in the frame
     seconds = num_frames / FPS
     motions = 1.0 if seconds <= MOTION_SECONDS[1] else max(1.0, seconds / rng.uniform(*LONG_MOTION_SECONDS))
     half_w, half_h = rng.uniform(46, 60) * SCALE, rng.uniform(13, 18) * SCALE  # a bar, so rotation shows
@@ -121,8 +112,7 @@ def render_forward(motion: str, num_frames: int, rng: np.random.Generator) -> np
 
 def _draw_bar(frame: np.ndarray, x0: float, y0: float, r: int, angle: float, half_w: float, half_h: float,
               colour: np.ndarray, tip_colour: np.ndarray) -> None:
-    """Paint a bar centred at (x0, y0) into ``frame``, only inside its bounding box (20x faster than the whole
-    frame), with a marked end."""
+    """Paint a bar centred at (x0, y0), with a marked end, into ``frame`` (only inside its bounding box: faster)."""
     top, left = max(0, int(y0) - r), max(0, int(x0) - r)
     bottom, right = min(HEIGHT, int(y0) + r), min(WIDTH, int(x0) + r)
     if bottom <= top or right <= left:
@@ -149,19 +139,14 @@ def make_clip(class_name: str, num_frames: int, rng: np.random.Generator) -> np.
 def plan(preset) -> list[tuple[str, str, int, int, int]]:
     """Every file the preset asks for: (split, class, group, clip, number of frames)."""
     rng = np.random.default_rng(preset.data_seed)
-    groups = {"train": preset.train_groups, "val": preset.val_groups, "test": preset.test_groups}
-    rows, first_group = [], {}
-    # group ids run on across splits, so no group id is in two splits
-    offset = 1
-    for split, count in groups.items():
-        first_group[split] = offset
-        offset += count
-    for split, count in groups.items():
+    rows, first = [], 1  # group ids run on across splits, so no group id is in two splits
+    for split, count in {"train": preset.train_groups, "val": preset.val_groups, "test": preset.test_groups}.items():
         for name in class_names(preset.num_pairs):
-            for group in range(first_group[split], first_group[split] + count):
+            for group in range(first, first + count):
                 for clip in range(1, preset.clips_per_group + 1):
                     seconds = rng.uniform(preset.min_seconds, preset.max_seconds)
                     rows.append((split, name, group, clip, int(round(seconds * FPS))))
+        first += count
     return rows
 
 
@@ -169,8 +154,11 @@ MARKER = ".complete"  # written last, listing the files: a folder with it is a f
 
 
 def plan_signature(rows: list[tuple]) -> str:
-    """A short fingerprint of a plan: a dataset made with other settings (lengths, groups, seed) has another."""
-    return hashlib.sha1(repr((RENDERING, rows)).encode()).hexdigest()[:12]
+    """A short fingerprint of a plan and of the drawing (a short and a long clip of each pair): a dataset made with
+    other settings (lengths, groups, seed), or drawn otherwise, has another."""
+    drawn = b"".join(render_forward(forward, frames, np.random.default_rng(0)).tobytes()
+                     for forward, _ in PAIRS for frames in (2, 40))
+    return hashlib.sha1(repr(rows).encode() + drawn).hexdigest()[:12]
 
 
 def is_current(root: Path, rows: list[tuple]) -> bool:
@@ -209,11 +197,11 @@ def _make_room(root: Path) -> None:
 
 
 def generate(preset, root: Path, overwrite: bool = False) -> Path:
-    """Write the synthetic dataset of ``preset`` to ``root``; reuse it if it is complete.
+    """Write the synthetic dataset of ``preset`` to ``root``, or reuse it if it is complete.
 
-    Safe with several processes at once: the first writes (into ``<root>.partial``, renamed when done), the others
-    wait for it and reuse its dataset. It deletes only what it wrote itself: a folder at ``root`` holding other
-    files (your own videos) is refused with FileExistsError, never emptied."""
+    With several processes at once, the first writes (into ``<root>.partial``, renamed when done) and the others
+    reuse its dataset. It deletes only what it wrote: a folder at ``root`` holding other files (your own videos) is
+    refused with FileExistsError, never emptied."""
     root = Path(root)
     rows = plan(preset)
     if is_current(root, rows) and not overwrite:
@@ -224,7 +212,7 @@ def generate(preset, root: Path, overwrite: bool = False) -> Path:
         if (root / MARKER).is_file() and not overwrite:
             print(f"{root} was generated with other settings (video lengths, groups or seed): generating it again.")
         _make_room(root)
-        # a run killed half-way left this; nobody else writes it, since we hold the lock
+        # what a run killed half-way left: nobody else writes it, since we hold the lock
         tmp = root.with_name(root.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         written = []

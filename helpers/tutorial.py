@@ -1,10 +1,8 @@
 """Run the whole notebook series headless: ``python -m helpers.tutorial`` (what ``make tutorial`` calls).
 
-Executed copies of the notebooks, with their GIFs, plots and the trained model, go to the
-preset's output folder (``outputs/<preset>/``), named at the end. A previous one is moved aside, named by its time;
-with ``RESUME=1`` (or ``--resume``) it is kept, and notebook 04 continues its newest run from the last checkpoint.
-``--edition ko`` (``make tutorial EDITION=ko``) runs the Korean edition, ``notebooks/ko/``, into
-``outputs/ko/<preset>/``.
+Executed notebooks, their GIFs and plots and the trained model go to the preset's output folder
+(``outputs/<preset>/``); a previous one is moved aside, named by its time, unless ``RESUME=1`` (``--resume``) keeps
+it for notebook 04 to continue its newest run. ``--edition ko`` runs ``notebooks/ko/`` into ``outputs/ko/<preset>/``.
 """
 
 from __future__ import annotations
@@ -23,15 +21,15 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.config import PROJECT_ROOT, describe, get_preset, output_root, printable
+from helpers.config import PROJECT_ROOT, SettingsError, describe, get_preset, output_root, printable
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 # the editions of the series: English in notebooks/, Korean in notebooks/ko/ (same cells, the prose translated)
 EDITIONS = {"en": NOTEBOOK_DIR, "ko": NOTEBOOK_DIR / "ko"}
-
-
 SERIES = "[0-9][0-9]_*.ipynb"  # the notebooks of a series: 01_load_data.ipynb, ...
+# the longest a cell may run: far beyond notebook 04's training on a busy machine, so that it only catches hangs
+CELL_TIMEOUT = 3 * 3600
 
 
 def notebooks(edition: str = "en", folder: Path | None = None) -> list[Path]:
@@ -39,16 +37,11 @@ def notebooks(edition: str = "en", folder: Path | None = None) -> list[Path]:
     return sorted((folder or EDITIONS[edition]).glob(SERIES))
 
 
-# the longest a cell may run: notebook 04's training takes about 4 minutes on an idle 2-core machine, but it
-# took 25 minutes on one shared with other jobs (a 30-minute limit stopped such a run); this only catches hangs
-CELL_TIMEOUT = 3 * 3600
-
-
 def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT, cwd: Path | None = None) -> Path:
     """Execute one notebook in its own folder (or ``cwd``) and save the executed copy into ``out_dir``."""
     nb = nbformat.read(path, as_version=4)
-    # the kernel talks to this process over local sockets (IPC) in a private folder instead of TCP on localhost:
-    # nothing to eavesdrop on, and no "Kernel is running over TCP without encryption" warning per notebook
+    # the kernel talks over local sockets in a private folder, not TCP on localhost: nothing to eavesdrop on, and no
+    # "Kernel is running over TCP without encryption" warning per notebook
     sockets = tempfile.mkdtemp(prefix="vc-kernel-")
     manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "ipc"))
     client = NotebookClient(nb, km=manager, timeout=timeout, kernel_name="python3",
@@ -66,8 +59,8 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = CELL_TIMEOUT, cwd: Pa
 
 
 def prepare_output(folder: Path, resume: bool, keep_earlier: bool) -> None:
-    """Make ``folder`` ready for a run: with ``resume`` as it is; else an earlier run's results are moved beside it,
-    named by when they were made (never lost). OutputError naming the folder and the fix if it cannot be written."""
+    """Make ``folder`` ready for a run: with ``resume`` as it is, else an earlier run's results are moved beside it,
+    named by when they were made; OutputError naming the folder and the fix if it cannot be written."""
     if resume and folder.exists():
         print(f"RESUME=1: continuing in {folder}; notebook 04 resumes its newest run from its last checkpoint",
               flush=True)
@@ -85,6 +78,18 @@ def prepare_output(folder: Path, resume: bool, keep_earlier: bool) -> None:
     check_writable(folder)
 
 
+def _choose(args: argparse.Namespace) -> tuple[str, bool]:
+    """(edition, resume) from the arguments and the environment; SettingsError saying what works."""
+    resume = os.environ.get("RESUME", "0")
+    if resume not in ("", "0", "1"):
+        raise SettingsError(f"RESUME={resume}: use RESUME=1 to continue the interrupted run, or leave it unset")
+    edition = args.edition or os.environ.get("EDITION") or "en"
+    if edition not in EDITIONS:
+        raise SettingsError(f"edition {edition!r}: use EDITION=en (notebooks/) or EDITION=ko (the Korean edition, "
+                            "notebooks/ko/)")
+    return edition, args.resume or resume == "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the notebook series headless.")
     parser.add_argument("--preset", default=None, help="smoke, cpu or full (default: $PRESET or cpu)")
@@ -94,23 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted training of the previous run (default: $RESUME=1)")
     args = parser.parse_args(argv)
-    resume = os.environ.get("RESUME", "0")
-    if resume not in ("", "0", "1"):
-        print(f"error: RESUME={resume}: use RESUME=1 to continue the interrupted run, or leave it unset",
-              file=sys.stderr)
-        return 2
-    edition = args.edition or os.environ.get("EDITION") or "en"
-    if edition not in EDITIONS:
-        print(f"error: edition {edition!r}: use EDITION=en (notebooks/) or EDITION=ko (the Korean edition, "
-              "notebooks/ko/)", file=sys.stderr)
-        return 2
-    if edition != "en":
-        # its own output folder, outputs/ko/<preset>/, so that the English results stay where they are
-        os.environ["TUTORIAL_OUTPUT"] = str(output_root() / edition)  # the notebooks' kernels inherit it
-    resume = args.resume or resume == "1"
-    if resume:
-        os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
     try:
+        edition, resume = _choose(args)
+        if edition != "en":  # outputs/ko/<preset>/: the English results stay where they are
+            os.environ["TUTORIAL_OUTPUT"] = str(output_root() / edition)  # the notebooks' kernels inherit it
+        if resume:
+            os.environ["RESUME"] = "1"  # notebook 04 reads it in its parameters cell
         preset = get_preset(args.preset)
     except ValueError as err:  # PRESET=Full, VC_NUM_FRAMES=7: the message names the setting and what works
         print(f"error: {err}", file=sys.stderr)

@@ -1,15 +1,8 @@
 """Reading and writing video files with PyAV, which carries its own FFmpeg: the one reader of every step.
 
-Introduced in 01_load_data. The scan (``helpers.data``), both training pipelines (the guide's PyTorchVideo datasets
-through ``UprightVideos``, and ``helpers.fast``), the per-video evaluation, the GIFs and ``helpers.predict`` all read
-videos here, so they agree on what a video is:
-
-- the stream: the real video, chosen as FFmpeg and torchcodec choose it (``av_find_best_stream``), never a cover
-  picture or thumbnail stored as a video stream (``attached_pic``), which may come first in the file;
-- the orientation: frames upright, as a player shows them (a phone's rotation metadata, the display matrix, is
-  applied);
-- what is not a usable video, with one message for each case: a file name that is not a video's
-  (``VIDEO_SUFFIXES``), a picture, audio only, a raw stream without a container, a damaged or truncated file.
+Introduced in 01_load_data. The scan, both training pipelines, the evaluation, the GIFs and ``helpers.predict`` read
+videos here, so they agree on what a video is: the stream a player shows (never a cover picture), frames upright (a
+phone's rotation applied), and one message for each kind of file that is not a usable video.
 """
 
 from __future__ import annotations
@@ -24,44 +17,42 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-# The file names the tutorial reads as videos, lower case: the containers phones, cameras and converters write.
+# The file names read as videos, lower case: the containers phones, cameras and converters write.
 VIDEO_SUFFIXES = {
     ".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".3gp", ".3g2", ".mpg", ".mpeg", ".mts", ".m2ts", ".ts",
     ".wmv", ".asf", ".flv", ".ogv",
 }
-
-# Raw video streams (no container): refused with the same message whatever their name
-RAW_SUFFIXES = {".h264", ".264", ".h265", ".265", ".hevc"}
-
-# The highest frame rate a clip is read at. The guide's clips take every 4th frame of 30 fps (``preset.fps``), so
-# more frames per second add memory, not information: a 240-fps phone clip or a 10,000-fps screen capture keeps one
-# frame per 1/30 s, and its clips take what a 30-fps clip takes (``python -m benchmarks.memory --case fps``).
+RAW_SUFFIXES = {".h264", ".264", ".h265", ".265", ".hevc"}  # raw streams, without a container: refused
+# The highest frame rate a clip is read at: the guide's clips take every 4th frame of 30 fps, so more frames per
+# second add memory, not information (a 240-fps clip keeps one frame per 1/30 s).
 MAX_FPS = 30
+# Frames up to this short side are read as they are where a step shrinks large frames (the guide's datasets, the
+# per-video evaluation): 320x240 videos are read as PyTorchVideo reads them.
+KEEP_SHORT_SIDE = 240
 
-
-# One reformatter per process. ``frame.to_ndarray(format="rgb24")`` builds a new swscale context for every frame
-# (about 0.4 ms for 320x240); a shared reformatter keeps its context while sizes and formats stay the same (about
-# 0.08 ms), with the same pixels. Per process: a swscale context can hold worker threads, and one inherited
-# through fork() (a DataLoader worker) would wait for threads that do not exist there. The inherited one is kept,
-# never used or freed (freeing it would wait for those threads too).
+# One reformatter per process: it keeps its swscale context while sizes stay the same (``to_ndarray`` would build one
+# per frame, five times slower). Per process: a context inherited through fork() (a DataLoader worker) waits for
+# threads that do not exist there, so it is never used or freed.
 _REFORMATTERS: dict[int, VideoReformatter] = {}
+
+
+class VideoError(ValueError):
+    """A file that is not a readable video; the message names the file and the fix."""
 
 
 def quarter_turns(frame: av.VideoFrame) -> int:
     """Counter-clockwise quarter turns that make ``frame`` upright, from its display matrix (0 for most files)."""
-    # PyAV gives the display matrix's angle in degrees, counter-clockwise, as FFmpeg's av_display_rotation_get
     return round((getattr(frame, "rotation", 0) or 0) / 90) % 4
 
 
 def to_rgb(frame: av.VideoFrame, height: int | None = None, width: int | None = None) -> np.ndarray:
     """One decoded frame as upright (H, W, 3) uint8 RGB, resized by swscale to ``height`` x ``width`` if given."""
-    reformatter = _REFORMATTERS.get(os.getpid())
-    if reformatter is None:
-        reformatter = _REFORMATTERS[os.getpid()] = VideoReformatter()
+    if os.getpid() not in _REFORMATTERS:
+        _REFORMATTERS[os.getpid()] = VideoReformatter()
     turns = quarter_turns(frame)
     if turns % 2:  # the stored frame is sideways: its height is the displayed width
         height, width = width, height
-    array = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
+    array = _REFORMATTERS[os.getpid()].reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
@@ -80,54 +71,25 @@ def shrunk_size(frame: av.VideoFrame, short_side: int | None) -> tuple[int, int]
     return scaled_size(*((frame.width, frame.height) if turns % 2 else (frame.height, frame.width)), short_side)
 
 
-class VideoError(ValueError):
-    """A file that is not a readable video; the message names the file and the fix."""
-
-
 def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4") -> None:
-    """Encode ``frames`` (T, H, W, 3 uint8) to ``path`` (MPEG-4 AVI by default).
-
-    The quantiser is kept low (high quality): coarse compression leaves artifacts that
-    trail a moving object and would tell the direction of motion from a single frame.
-    """
+    """Encode ``frames`` (T, H, W, 3 uint8) to ``path`` (MPEG-4 AVI by default), at a low quantiser: coarse
+    compression leaves artifacts that trail a moving object and would tell its direction from a single frame."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         if codec == "mpeg4":
-            stream.codec_context.qmin = 1
-            stream.codec_context.qmax = 2
+            stream.codec_context.qmin, stream.codec_context.qmax = 1, 2
             stream.bit_rate = 20_000_000
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
 
 
 def is_video_name(path: Path) -> bool:
     """True if the file name ends with one of ``VIDEO_SUFFIXES`` (any case: ``.MP4`` too)."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
-def check_file(path: Path) -> Path:
-    """Raise VideoError for a path that does not exist, an empty file or a name that is not a video's."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such file. Check the path.")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
-    if not os.access(path, os.R_OK):
-        raise VideoError(unreadable(path))
-    if path.suffix.lower() in RAW_SUFFIXES:
-        raise raw_stream(path, path.suffix.lower().lstrip("."))
-    if not is_video_name(path):
-        raise VideoError(
-            f"{path}: not a video file name ({path.suffix or 'no extension'}; videos end with "
-            f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: ffmpeg -i '{path}' out.mp4"
-        )
-    return path
 
 
 def user_name() -> str:
@@ -152,20 +114,43 @@ def raw_stream(path: Path, codec: str) -> VideoError:
                       f"an MP4 at the rate it was filmed: ffmpeg -r 30 -i '{path}' -c copy out.mp4")
 
 
+def damaged(path: Path, reason: str) -> VideoError:
+    """The error for a file FFmpeg cannot open or decode."""
+    return VideoError(f"{path}: cannot be decoded as a video ({reason}). The file is damaged, truncated or not a "
+                      "video: copy it again or remove it.")
+
+
+def no_frames(path: Path) -> VideoError:
+    """The error for a file in which no frame decodes."""
+    return VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
+
+
+def check_file(path: Path) -> Path:
+    """Raise VideoError for a path that does not exist, an empty or unreadable file or a name that is not a video's."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file. Check the path.")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: the file is empty (0 bytes). Copy it again or delete it.")
+    if not os.access(path, os.R_OK):
+        raise VideoError(unreadable(path))
+    if path.suffix.lower() in RAW_SUFFIXES:
+        raise raw_stream(path, path.suffix.lower().lstrip("."))
+    if not is_video_name(path):
+        raise VideoError(f"{path}: not a video file name ({path.suffix or 'no extension'}; videos end with "
+                         f"{', '.join(sorted(VIDEO_SUFFIXES))}). If it is a video, convert it: ffmpeg -i '{path}' "
+                         "out.mp4")
+    return path
+
+
 def frame_rate(stream: av.video.stream.VideoStream, path: Path) -> float:
     """Frames per second of ``stream`` as its header gives them; VideoError naming the file and the fix for 0 fps
-    (no rate, so a clip of N seconds has no frames): the one verdict of the scan, both pipelines and predict."""
+    (a clip of N seconds would have no frames): the one verdict of the scan, both pipelines and predict."""
     fps = float(stream.average_rate or stream.guessed_rate or 0)
     if not fps > 0:
         raise VideoError(f"{path}: its header gives 0 frames per second, so its clips have no length. Re-encode it "
                          f"at the rate it was filmed: ffmpeg -r 30 -i '{path}' out.mp4")
     return fps
-
-
-def damaged(path: Path, reason: str) -> VideoError:
-    """The error for a file FFmpeg cannot open or decode."""
-    return VideoError(f"{path}: cannot be decoded as a video ({reason}). The file is damaged, truncated or not a "
-                      "video: copy it again or remove it.")
 
 
 def pick_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
@@ -187,65 +172,99 @@ def pick_stream(container: av.container.InputContainer, path: Path) -> av.video.
     return stream
 
 
+def _open(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """(container, the stream ``pick_stream`` chooses); a VideoError naming the file if it does not open."""
+    container = None
+    try:
+        container = av.open(str(path))
+        return container, pick_stream(container, path)
+    except (av.FFmpegError, UnicodeDecodeError, VideoError) as err:
+        if container is not None:
+            container.close()
+        if isinstance(err, VideoError):
+            raise
+        raise damaged(path, f"{err.__class__.__name__}: {err}") from None
+
+
 @contextmanager
 def open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """Open ``path`` with PyAV and yield (container, its video stream, as ``pick_stream`` chooses it); any decoding
-    error in the ``with`` block becomes a VideoError that names the file and the fix."""
-    path = check_file(path)
+    """Open ``path`` and yield (container, its video stream); a decoding error in the ``with`` block becomes a
+    VideoError that names the file and the fix."""
+    container, stream = _open(check_file(path))
     try:
-        with av.open(str(path)) as container:
-            yield container, pick_stream(container, path)
+        with container:
+            yield container, stream
     except (av.FFmpegError, UnicodeDecodeError) as err:
         raise damaged(path, f"{err.__class__.__name__}: {err}") from None
 
 
-# Frames up to this short side are read as they are wherever a step shrinks large frames (the guide's datasets,
-# the per-video evaluation): UCF-101's and the built-in videos' 320x240 frames are read as PyTorchVideo reads them.
-KEEP_SHORT_SIDE = 240
+# verdicts by (path, size, modification and change times): each file is decoded once per process (and before the
+# loader workers fork), again when it or its permissions change
+_VERDICTS: dict[tuple[str, int, int, int], dict | str] = {}
 
-# (path, size, mtime) -> video_info, so that the several scans of a file (notebooks, evaluation) decode it once
-_INFO_CACHE: dict[tuple[str, int, int], dict] = {}
+
+def _key(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None  # missing or unreadable: check_file says why, and nothing is remembered
+    return str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def known(path: Path) -> bool:
+    """True if ``verdict`` has this file, as it is now, already."""
+    return _key(path) in _VERDICTS
+
+
+def verdict(path: Path) -> dict | str:
+    """``video_info`` of ``path``, or the message saying why it is not a usable video."""
+    key = _key(path)
+    if key not in _VERDICTS:
+        try:
+            found = _decode_info(check_file(path))
+        except VideoError as err:
+            found = str(err)
+        if key is None:
+            return found
+        _VERDICTS[key] = found
+    return _VERDICTS[key]
 
 
 def video_info(path: Path) -> dict:
-    """Open and decode ``path``; return frames, fps, upright width and height, seconds, rotation; VideoError if it
-    is not a usable video (the verdict every step shares)."""
-    stat = check_file(path).stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _INFO_CACHE:
-        _INFO_CACHE[key] = _decode_info(Path(path))
-    return dict(_INFO_CACHE[key])
+    """Frames, fps, upright width and height, seconds and rotation of ``path``, decoded; VideoError if it is not a
+    usable video (the verdict every step shares)."""
+    found = verdict(path)
+    if isinstance(found, str):
+        raise VideoError(found)
+    return dict(found)
 
 
 def _decode_info(path: Path) -> dict:
     frames, turns = 0, 0
     with open_video(path) as (container, stream):
         for frame in container.decode(stream):
-            if frames == 0:
-                turns = quarter_turns(frame)
+            turns = quarter_turns(frame) if frames == 0 else turns
             frames += 1
         if frames == 0:
-            raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
+            raise no_frames(path)
         fps = frame_rate(stream, path)
         width, height = stream.codec_context.width, stream.codec_context.height
         announced = stream.frames or 0
-    # a file cut short keeps its header: it announces more frames than it holds (PyTorchVideo would ask it for
-    # clips past its real end and silently draw another video)
+    # a file cut short keeps its header: PyTorchVideo would ask it for clips past its real end and silently draw
+    # another video
     if announced and frames < 0.9 * announced and announced - frames >= 2:
-        raise VideoError(
-            f"{path}: truncated: only {frames} of its {announced} frames decode. Copy it again or remove it."
-        )
+        raise VideoError(f"{path}: truncated: only {frames} of its {announced} frames decode. Copy it again or remove "
+                         "it.")
     if turns % 2:
         width, height = height, width
     return {"frames": frames, "fps": fps, "width": width, "height": height, "rotation": 90 * turns,
-            "seconds": frames / fps, "header_frames": announced}
+            "seconds": frames / fps}
 
 
 def read_frames(path: Path, indices: list[int] | None = None, short_side: int | None = None) -> np.ndarray:
-    """Decode ``path`` to upright (T, H, W, 3) uint8 RGB, all frames or only those at ``indices``, shrunk by swscale
-    to ``short_side`` if larger."""
-    wanted = None if indices is None else set(indices)
-    last = None if indices is None else max(indices)
+    """Decode ``path`` to upright (T, H, W, 3) uint8 RGB, all frames or those at ``indices``, shrunk by swscale to
+    ``short_side`` if larger; an index past the end (a header that over-reports) repeats the last frame."""
+    wanted, last = (None, None) if indices is None else (set(indices), max(indices))
     frames = {}
     with open_video(path) as (container, stream):
         for i, frame in enumerate(container.decode(stream)):
@@ -254,53 +273,32 @@ def read_frames(path: Path, indices: list[int] | None = None, short_side: int | 
             if last is not None and i >= last:
                 break
     if not frames:
-        raise VideoError(f"{path}: contains no decodable frame (empty or truncated?). Copy it again or remove it.")
-    if indices is None:
-        return np.stack([frames[i] for i in sorted(frames)])
-    # a frame index past the end (the container over-reported its length) repeats the last frame
-    available = sorted(frames)
-    return np.stack([frames[i] if i in frames else frames[available[-1]] for i in indices])
+        raise no_frames(path)
+    return np.stack([frames.get(i, frames[max(frames)]) for i in (sorted(frames) if indices is None else indices)])
 
 
 # --- the guide's PyTorchVideo datasets through this reader -------------------------------------------------------
 
 class UprightClips:
     """One video with the interface of PyTorchVideo's ``EncodedVideo`` (``duration``, ``get_clip``, ``close``,
-    ``name``), read by this module: the stream ``pick_stream`` chooses, frames upright.
+    ``name``), read by this module.
 
-    ``get_clip`` does what PyTorchVideo's PyAV decoder does, frames whose timestamps fall in ``[start, end)``
-    seconds as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips for
-    ordinary files; above ``MAX_FPS`` it keeps the first frame of each 1/``MAX_FPS`` s, so a clip of a 10,000-fps
-    file holds what one of a 30-fps file holds (the transforms keep 16 frames spread over the clip's time). With
-    ``short_side``, larger frames are first shrunk by swscale, in uint8, to that short side (give the largest the
-    transforms scale to): a 4K clip then takes what a 320p one takes, not 40 times more."""
+    ``get_clip`` gives what PyTorchVideo's PyAV decoder gives, the frames whose timestamps fall in ``[start, end)``
+    as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips; above
+    ``MAX_FPS`` it keeps one frame per 1/``MAX_FPS`` s. With ``short_side``, larger frames are first shrunk by
+    swscale, in uint8 (give the largest the transforms scale to): a 4K clip then takes what a 320p one takes."""
 
     def __init__(self, path: str | Path, short_side: int | None = None):
-        self.path = check_file(path)
-        self.short_side = short_side
-        self._container, self._stream = None, None
-        self._open()
-        stream = self._stream
-        self._time_base = stream.time_base
-        self._start = stream.start_time or 0
+        self.path, self.short_side = check_file(path), short_side
+        self._container, self._stream = _open(self.path)
+        self._time_base, self._start = self._stream.time_base, self._stream.start_time or 0
         # PyTorchVideo takes the header's duration; without one (MPEG-PS, ASF), the decoded frames at their rate
-        # (video_info is cached: the scan decoded the file already, in this process or before the loader forked)
-        if stream.duration:
-            self._duration = float(stream.duration * stream.time_base)
+        # (video_info's verdict is cached: the scan decoded the file before the loader forked)
+        if self._stream.duration:
+            self._duration = float(self._stream.duration * self._stream.time_base)
         else:
             info = video_info(self.path)
             self._duration = info["frames"] / info["fps"]
-
-    def _open(self) -> None:
-        try:
-            self._container = av.open(str(self.path))
-            self._stream = pick_stream(self._container, self.path)
-        except (av.FFmpegError, UnicodeDecodeError) as err:
-            self.close()
-            raise damaged(self.path, f"{err.__class__.__name__}: {err}") from None
-        except VideoError:
-            self.close()
-            raise
 
     @property
     def name(self) -> str:
@@ -325,7 +323,7 @@ class UprightClips:
             frames = self._decode(start, end, seek=True)
             if frames is None:  # the seek missed (MPEG-TS, MPEG-PS): read from the start instead
                 self.close()
-                self._open()
+                self._container, self._stream = _open(self.path)
                 frames = self._decode(start, end, seek=False)
             video = [torch.from_numpy(frames[pts]) for pts in sorted(frames)]
         except (av.FFmpegError, UnicodeDecodeError, VideoError):
@@ -361,8 +359,7 @@ class UprightClips:
 
 
 class UprightVideos:
-    """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset``: its videos are read by this module
-    (``UprightClips``, frames shrunk to ``short_side`` if larger), as every other step reads them.
+    """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset`` that reads its videos with ``UprightClips``:
     ``dataset.video_path_handler = UprightVideos(short_side=320)``."""
 
     def __init__(self, short_side: int | None = None):

@@ -25,16 +25,13 @@ def to_uint8_frames(clip: torch.Tensor, mean: list[float], std: list[float]) -> 
 
 def side_by_side(*clips: np.ndarray, gap: int = 4) -> np.ndarray:
     """Put (T, H, W, 3) clips of the same length and height next to each other, white gap between."""
-    height = max(c.shape[1] for c in clips)
-    frames = min(c.shape[0] for c in clips)
+    height, frames = max(c.shape[1] for c in clips), min(c.shape[0] for c in clips)
     parts = []
-    for i, clip in enumerate(clips):
-        pad = np.full((frames, height, clip.shape[2], 3), 255, np.uint8)
-        pad[:, : clip.shape[1]] = clip[:frames]
+    for clip in clips:
+        pad = np.full((frames, height, clip.shape[2] + gap, 3), 255, np.uint8)  # the gap on the right
+        pad[:, : clip.shape[1], : clip.shape[2]] = clip[:frames]
         parts.append(pad)
-        if i < len(clips) - 1:
-            parts.append(np.full((frames, height, gap, 3), 255, np.uint8))
-    return np.concatenate(parts, axis=2)
+    return np.concatenate(parts, axis=2)[:, :, : -gap or None]  # without the last clip's gap
 
 
 def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0, scale: int = 1) -> Path:
@@ -97,9 +94,7 @@ CAPTION_PX = 18  # caption text height: legible on a projector next to frames of
 
 
 def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
-    """Enlarge (T, H, W, 3) frames ``scale`` times and write ``lines`` of text in a white band below them.
-
-    Introduced in 05_inference (true and predicted labels on a GIF)."""
+    """Enlarge (T, H, W, 3) frames ``scale`` times and write ``lines`` of text in a white band below them (05)."""
     from PIL import Image, ImageDraw, ImageFont
 
     frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -120,9 +115,7 @@ def caption(frames: np.ndarray, lines: list[str], scale: int = 1) -> np.ndarray:
 
 
 def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path | None = None, title: str = ""):
-    """Counts of (true class, predicted class) as a heat map, numbers in the cells.
-
-    Introduced in 05_inference."""
+    """Counts of (true class, predicted class) as a heat map, numbers in the cells. Introduced in 05_inference."""
     size = max(3.5, 0.6 * len(class_names) + 1.5)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, cmap="Blues", vmin=0)
@@ -143,9 +136,7 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path
 
 def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: Path | None = None,
                             title: str = ""):
-    """One horizontal bar per class: the share of its test videos predicted right.
-
-    Introduced in 05_inference."""
+    """One horizontal bar per class: the share of its test videos predicted right. Introduced in 05_inference."""
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(class_names) + 1.2))
     ax.barh(class_names, accuracy, color="tab:green")
     ax.set(xlim=(0, 1.05), xlabel="accuracy", title=title or "Accuracy per class")
@@ -161,9 +152,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
 
 def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 256) -> np.ndarray:
     """``num_frames`` frames spread over a whole video, about ``height`` pixels high, with ``lines`` of text below:
-    a GIF small enough to embed in a notebook, whatever the video's length and size.
-
-    Introduced in 05_inference (true and predicted labels on a GIF)."""
+    a GIF small enough to embed in a notebook, whatever the video's length and size. Introduced in 05_inference."""
     from helpers.video import KEEP_SHORT_SIDE, read_frames, video_info
 
     total = video_info(path)["frames"]

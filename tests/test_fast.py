@@ -79,16 +79,16 @@ def test_short_side_shrinks_in_uint8(videos):
     assert dataset[0]["pixel_values"].shape == (NUM_FRAMES, 32, 48, 3)
 
 
-def test_cache_gives_the_same_clips_and_repeats_flatten_into_the_batch(videos):
+def test_cache_gives_the_same_clips_and_collate_stacks_them(videos):
     plain = FastVideoDataset(videos, [0, 1], NUM_FRAMES, CLIP_SECONDS, train=False)
     cached = FastVideoDataset(videos, [0, 1], NUM_FRAMES, CLIP_SECONDS, train=False, cache_mb=10)
     for k in range(len(plain)):
         assert torch.equal(plain[k]["pixel_values"], cached[k]["pixel_values"])
     assert len(cached.cache) == 2
-    repeated = FastVideoDataset(videos, [0, 1], NUM_FRAMES, CLIP_SECONDS, train=True, repeats=3)
-    batch = collate_uint8([repeated[0], repeated[1]])
-    assert batch["pixel_values"].shape == (6, NUM_FRAMES, HEIGHT, WIDTH, 3)
-    assert batch["labels"].tolist() == [0, 0, 0, 1, 1, 1]
+    training = FastVideoDataset(videos, [0, 1], NUM_FRAMES, CLIP_SECONDS, train=True)
+    batch = collate_uint8([training[0], training[1]])
+    assert batch["pixel_values"].shape == (2, NUM_FRAMES, HEIGHT, WIDTH, 3)
+    assert batch["labels"].tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a video" * 100])
