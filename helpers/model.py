@@ -192,10 +192,14 @@ def pick_device() -> str:
     return "cpu"
 
 
-def native_bf16() -> bool:
-    """True on a GPU that computes in bfloat16 natively (Ampere and later): ``is_bf16_supported()`` alone is also
-    True where bf16 is only emulated (T4, V100), where VideoMAE's Conv3d may lack a kernel."""
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+def mixed_precision() -> dict[str, bool]:
+    """``TrainingArguments``' ``bf16`` and ``fp16``: bfloat16 on a GPU that computes it natively (Ampere and later),
+    float16 on other CUDA GPUs (T4, V100: there bf16 is only emulated, and VideoMAE's Conv3d may lack a kernel for
+    it), float32 on a CPU or Apple's MPS."""
+    if not torch.cuda.is_available():
+        return {"bf16": False, "fp16": False}
+    native = torch.cuda.is_bf16_supported(including_emulation=False)
+    return {"bf16": native, "fp16": not native}
 
 
 def loader_workers(preset: Preset) -> int:

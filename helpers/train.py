@@ -38,7 +38,7 @@ from helpers.config import Preset, describe, get_preset, printable
 from helpers.data import check_apart, class_names, get_dataset, label_maps, labelled_videos
 from helpers.evaluation import evaluate_videos, views
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
-from helpers.model import _quiet_progress, head_message, loader_workers, native_bf16, pick_device
+from helpers.model import _quiet_progress, head_message, loader_workers, mixed_precision, pick_device
 from helpers.pretrain import base_checkpoint
 from helpers.runs import (
     LOCK_NAME,
@@ -331,7 +331,7 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         # the PyTorchVideo datasets have no length: the steps of the run, given (the fast ones have one)
         max_steps=epoch_steps * preset.num_epochs if preset.pipeline == "pytorchvideo" else -1,
         dataloader_num_workers=workers, use_cpu=pick_device() == "cpu",
-        bf16=native_bf16(),  # GPUs that have bf16 natively (Ampere and later); elsewhere float32
+        **mixed_precision(),  # bf16 where the GPU has it natively, fp16 on other CUDA GPUs, else float32
         # off: the Trainer reloads the best checkpoint without converting VideoMAE's q_bias/v_bias names, keeping the
         # last epoch's biases; load_best_checkpoint reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
