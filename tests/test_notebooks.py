@@ -166,42 +166,49 @@ def test_the_full_preset_runs_every_notebook_against_a_stand_in_hub(tmp_path, mo
     assert sorted(p.name for p in (PROJECT / "data").iterdir()) == project_data_before, "the project's data/ changed"
 
 
-def test_notebook_04_with_an_unreachable_hub_trains_saves_and_says_the_push_failed(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def notebook_04_with_an_unreachable_hub(tmp_path_factory) -> tuple[Path, Exception | None]:
+    """Notebook 04 on the smoke preset, run once with PUSH_TO_HUB=1 and no Hub: it trains and saves its model, then
+    its push cell fails (the comparison cells after it do not run). The preset's output folder and the error; the two
+    tests below read this run."""
+    tmp = tmp_path_factory.mktemp("notebook_04")
+    path = next(p for p in notebooks() if p.name.startswith("04_"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PRESET", "smoke")
+        env.setenv("TUTORIAL_OUTPUT", str(tmp / "out"))
+        env.setenv("PUSH_TO_HUB", "1")
+        env.setenv("VC_HUB_MODEL_ID", "someone/videomae-test")
+        env.setenv("HF_HUB_OFFLINE", "1")
+        env.setenv("HF_TOKEN", "hf_not_a_real_token")
+        try:
+            run_notebook(path, tmp / "executed", timeout=600)
+        except Exception as err:  # nbclient's CellExecutionError, with the failed cell's output
+            return tmp / "out" / "smoke", err
+    return tmp / "out" / "smoke", None
+
+
+def test_notebook_04_with_an_unreachable_hub_trains_saves_and_says_the_push_failed(notebook_04_with_an_unreachable_hub):
     """PUSH_TO_HUB=1 with no Hub: the guide's push_to_hub=True in TrainingArguments stopped the notebook before its
     first training step with a long traceback. Now it trains, saves, and the push cell says what failed."""
-    monkeypatch.setenv("PRESET", "smoke")
-    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("PUSH_TO_HUB", "1")
-    monkeypatch.setenv("VC_HUB_MODEL_ID", "someone/videomae-test")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
-    path = next(p for p in notebooks() if p.name.startswith("04_"))
-    with pytest.raises(Exception) as err:
-        run_notebook(path, tmp_path / "executed", timeout=600)
-    assert "Pushing the model to the Hub as someone/videomae-test failed" in str(err.value)
-    assert "hf_not_a_real_token" not in str(err.value)
-    assert (tmp_path / "out" / "smoke" / "model" / "model.safetensors").is_file()
+    out, err = notebook_04_with_an_unreachable_hub
+    assert err is not None, "notebook 04 pushed to a Hub that cannot be reached"
+    assert "Pushing the model to the Hub as someone/videomae-test failed" in str(err)
+    assert "hf_not_a_real_token" not in str(err)
+    assert (out / "model" / "model.safetensors").is_file()
 
 
-def test_notebook_04_trains_exactly_as_the_script_does(tmp_path, monkeypatch):
+def test_notebook_04_trains_exactly_as_the_script_does(notebook_04_with_an_unreachable_hub, smoke_script_run):
     """Notebook 04 says it trains as ``python -m helpers.train`` does (its cell c18 compares the arguments): from the
     same preset, data and seed both must end with the same weights. Drawing the collate example straight from
     ``train_dataset`` once moved the PyTorchVideo dataset's sampler on, and the notebook trained on other clips
-    than the script (on cpu: 96.1 % per video against the script's 96.9 %)."""
+    than the script (on cpu: 96.1 % per video against the script's 96.9 %). The notebook's run is the one above:
+    PUSH_TO_HUB=1 changes nothing before its push cell."""
     from safetensors.torch import load_file
 
-    from helpers.config import get_preset
-    from helpers.train import run_training
-
-    monkeypatch.setenv("PRESET", "smoke")
-    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("VC_COMPARE_STEPS", "0")  # the comparison at the end is not what is compared here
-    path = next(p for p in notebooks() if p.name.startswith("04_"))
-    run_notebook(path, tmp_path / "executed", timeout=600)
-    monkeypatch.delenv("VC_COMPARE_STEPS")
-    run_training(get_preset("smoke"), tmp_path / "script")
-    notebook = load_file(tmp_path / "out" / "smoke" / "model" / "model.safetensors")
-    script = load_file(tmp_path / "script" / "model" / "model.safetensors")
+    out, _ = notebook_04_with_an_unreachable_hub
+    _, script_dir = smoke_script_run
+    notebook = load_file(out / "model" / "model.safetensors")
+    script = load_file(script_dir / "model" / "model.safetensors")
     assert notebook.keys() == script.keys()
     differ = [name for name in notebook if not notebook[name].equal(script[name])]
     assert not differ, f"notebook 04 and the script trained different weights: {differ[:5]}"
