@@ -49,9 +49,9 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
     of the English notebooks in `make test` (the Korean ones run in tests/test_tutorial_run.py). Notebook 06 goes
     first, into an output folder that does not exist yet: a learner may open it first, so it must not rely on
     folders that the earlier notebooks create."""
-    out = tmp_path / "out"
+    output = tmp_path / "out"
     monkeypatch.setenv("PRESET", "smoke")
-    monkeypatch.setenv("TUTORIAL_OUTPUT", str(out))
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(output))
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the real progress bars: widgets, never stderr
     series = notebooks()
     assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05", "06"]
@@ -74,10 +74,10 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
             assert "LOAD REPORT" not in text, f"{path.name}: a load report that only notebook 04 explains"
         assert text.count("checking videos") <= 2, f"{path.name}: the videos are scanned more than once per run"
         if path.name.startswith("06_"):
-            assert (out / "smoke" / "06_time_per_clip.png").exists()
-    runs = sorted((out / "smoke" / "runs").iterdir())
+            assert (output / "smoke" / "06_time_per_clip.png").exists()
+    runs = sorted((output / "smoke" / "runs").iterdir())
     assert len(runs) == 2, "each run of notebook 04 trains into a folder of its own"
-    assert (out / "smoke" / "model" / "model.safetensors").exists()
+    assert (output / "smoke" / "model" / "model.safetensors").exists()
 
 
 # --- the full preset against stand-ins -----------------------------------------------------------------------
