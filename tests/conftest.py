@@ -19,6 +19,17 @@ def tiny_dataset(tiny_preset, tmp_path_factory) -> Path:
     return generate(tiny_preset, tmp_path_factory.mktemp("data") / "synthetic")
 
 
+@pytest.fixture(scope="session")
+def smoke_script_run(tiny_preset, tmp_path_factory) -> tuple[dict, Path]:
+    """The script's training on the smoke preset (what ``python -m helpers.train --preset smoke`` runs), once per
+    session: its metrics and its output folder. Notebook 04 must end with its weights, a second run with its
+    metrics."""
+    from helpers.train import run_training
+
+    folder = tmp_path_factory.mktemp("script") / "smoke"
+    return run_training(tiny_preset, folder), folder
+
+
 @pytest.fixture
 def dataset_copy(tiny_dataset, tmp_path) -> Path:
     """A private copy of the tiny dataset that a test may break."""

@@ -1,9 +1,8 @@
 """The Korean edition (notebooks/ko/) against the English one: the same cells in the same order, identical code,
-Korean prose that translates the English text of today; and `make tutorial EDITION=ko` running it into its own
-folder. nbmake runs both editions in `make test` (`--nbmake notebooks` collects notebooks/ko/ too)."""
+Korean prose that translates the English text of today. Its one run in `make test` is
+`tests/test_tutorial_run.py`'s, through `make tutorial EDITION=ko`'s command into its own folder."""
 
 import copy
-import os
 import shutil
 import subprocess
 import sys
@@ -113,21 +112,6 @@ def test_sync_brings_english_code_into_the_korean_notebook_and_lists_changed_pro
     # applying a translation of both clears them
     editions.apply(changed, out, {"new-cell": "새 문단입니다.", changed.cells[prose].id: ko.cells[prose].source})
     assert editions.check_pair(changed, out, "04") == []
-
-
-def test_make_tutorial_edition_ko_runs_the_korean_notebooks_into_their_own_folder(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "TUTORIAL_OUTPUT": str(tmp_path)}
-    made = subprocess.run(["make", "-n", "tutorial", "EDITION=ko"], cwd=PROJECT, capture_output=True, text=True)
-    assert "--edition ko" in made.stdout, made.stdout
-    result = subprocess.run([sys.executable, "-m", "helpers.tutorial", "--preset", "smoke", "--edition", "ko",
-                             "--only", "01"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    executed = tmp_path / "ko" / "smoke" / "notebooks" / "01_load_data.ipynb"
-    assert str(tmp_path / "ko" / "smoke") in result.stdout
-    nb = nbformat.read(executed, as_version=4)
-    assert editions.HANGUL.search(nb.cells[0].source)
-    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    assert not (tmp_path / "smoke").exists(), "the Korean run wrote into the English edition's folder"
 
 
 def test_an_unknown_edition_is_refused_with_the_choices():
