@@ -76,11 +76,12 @@ git-filter:
 tutorial: setup
 	TQDM_MININTERVAL=5 $(PY) -m helpers.tutorial --preset $(PRESET) --edition $(EDITION)
 
-# pytest runs the notebooks too: the English ones twice in one kernel (tests/test_notebooks.py), the Korean ones once
-# through the tutorial command (tests/test_tutorial_run.py)
+# pytest runs the notebooks too: the English ones under nbmake and twice in one kernel (tests/test_notebooks.py), the
+# Korean ones once through the tutorial command (tests/test_tutorial_run.py)
 test: setup
 	$(VENV)/bin/ruff check helpers tests notebooks benchmarks tools
-	PRESET=smoke TUTORIAL_OUTPUT=$$(mktemp -d) TQDM_DISABLE=1 $(PY) -m pytest -q -m "not learning" tests
+	PRESET=smoke TUTORIAL_OUTPUT=$$(mktemp -d) TQDM_DISABLE=1 $(PY) -m pytest -q -m "not learning" tests \
+	  --nbmake notebooks/*.ipynb
 
 test-learning: setup
 	TQDM_DISABLE=1 $(PY) -m pytest -q -m learning tests
