@@ -68,8 +68,8 @@ def video_views(image_processor, path: Path, preset: Preset, num_clips: int, num
 @torch.no_grad()
 def view_probabilities(model, views: list[torch.Tensor], batch_views: int = 40) -> np.ndarray:
     """Class probabilities per video: the softmax of each of its views (``video_views``) averaged. Several videos
-    go through the model at once, about ``batch_views`` views: on a CPU a batch of 40 takes a fraction of the
-    time of eight batches of 5."""
+    go through the model at once, up to ``batch_views`` views (a video with more goes alone): fewer, larger
+    forward passes, with memory bounded by the batch."""
     probabilities, start = [], 0
     while start < len(views):
         stop = start + 1
