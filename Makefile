@@ -20,7 +20,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_CPU_PINS = $(shell sed -nE 's/^(torch|torchvision)==([^ ]+)$$/\1==\2+cpu/p' requirements.txt)
 IS_ROOT := $(filter 0,$(shell id -u))
 
-.PHONY: setup check-python check-ffmpeg git-filter tutorial test test-learning lint lab clean
+.PHONY: setup check-python check-ffmpeg git-filter tutorial prepare test test-learning lint lab clean
 
 setup: $(STAMP)
 	@$(CHECK_FFMPEG)
@@ -75,6 +75,11 @@ git-filter:
 
 tutorial: setup
 	TQDM_MININTERVAL=5 $(PY) -m helpers.tutorial --preset $(PRESET) --edition $(EDITION)
+
+# A shared install (docs/teaching.md): the preset's data and start checkpoints in data/, made once; learners only read
+# them, and write into their own folder ($TUTORIAL_OUTPUT, by default ~/videomae-outputs where outputs/ is read-only)
+prepare: setup
+	$(PY) -m helpers.tutorial --prepare --preset $(PRESET)
 
 # pytest runs the notebooks too: the English ones under nbmake and twice in one kernel (tests/test_notebooks.py), the
 # Korean ones once through the tutorial command (tests/test_tutorial_run.py)

@@ -19,7 +19,7 @@ import torch
 import torchvision.transforms._functional_tensor
 from transformers.models.videomae import modeling_videomae
 
-from helpers.runs import nearest_existing
+from helpers.config import writable
 
 
 def pytorchvideo_on_current_torchvision() -> None:
@@ -66,11 +66,6 @@ def quiet_checkpoint_order() -> None:
     logging.getLogger("transformers.trainer_utils").addFilter(_SameSecondCheckpoints())
 
 
-def _writable(folder: Path) -> bool:
-    """Whether ``folder`` (or, if it does not exist yet, the nearest parent that does) can be written."""
-    return os.access(nearest_existing(Path(folder).expanduser()), os.W_OK | os.X_OK)
-
-
 def writable_metric_caches() -> None:
     """``evaluate.load`` copies the metric's script into ``HF_MODULES_CACHE`` and the metric keeps its predictions
     in ``HF_METRICS_CACHE``, both under ``HF_HOME`` by default; with a read-only ``HOME`` or ``HF_HOME`` (a shared,
@@ -89,7 +84,7 @@ def writable_metric_caches() -> None:
         folder = os.environ.get(name) or Path(constants.HF_HOME) / default
         if evaluate:
             folder = getattr(evaluate.config, name)
-        if not _writable(folder):
+        if not writable(folder):
             unwritable.append(name)
     if not unwritable:
         return

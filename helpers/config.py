@@ -19,14 +19,45 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (relative: from the project root)
+# downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (relative: from the project root). On a
+# shared server (docs/teaching.md) the teacher prepares them here once, and the folder may then be read-only
 DATA_DIR = PROJECT_ROOT / Path(os.environ.get("TUTORIAL_DATA") or "data").expanduser()
+# each learner's own output folder where the project cannot be written (a shared, read-only install)
+PERSONAL_OUTPUT = Path("~/videomae-outputs")
+
+
+def nearest_existing(folder: Path) -> Path:
+    """The folder, or its nearest parent that exists (to ask whether it can be written, or how much room is left)."""
+    folder = Path(folder).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def writable(folder: Path) -> bool:
+    """Whether this user can create files in ``folder`` (or, if it does not exist yet, in the nearest parent that
+    does): the one test of the project's folders, the caches' and the learner's."""
+    return os.access(nearest_existing(folder), os.W_OK | os.X_OK)
 
 
 def output_root() -> Path:
-    """The folder of every preset's output folder: ``$TUTORIAL_OUTPUT``, by default ``outputs/``; a relative one is
-    taken from the project root, so that the notebooks (run in ``notebooks/``) and the script agree on it."""
-    return PROJECT_ROOT / Path(os.environ.get("TUTORIAL_OUTPUT") or PROJECT_ROOT / "outputs").expanduser()
+    """The folder of every preset's output folder: ``$TUTORIAL_OUTPUT``, by default ``outputs/``, or
+    ``~/videomae-outputs`` where ``outputs/`` cannot be written (a shared install). A relative ``$TUTORIAL_OUTPUT``
+    is taken from the project root, so that the notebooks (run in ``notebooks/``) and the script agree on it."""
+    if os.environ.get("TUTORIAL_OUTPUT"):
+        return PROJECT_ROOT / Path(os.environ["TUTORIAL_OUTPUT"]).expanduser()
+    default = PROJECT_ROOT / "outputs"
+    return default if writable(default) else PERSONAL_OUTPUT.expanduser()
+
+
+def data_path(name: str | Path, ready: Callable[[Path], bool] = Path.exists) -> Path:
+    """Where the built-in data or checkpoint ``name`` (``synthetic-cpu``, ``checkpoints/<name>``) lives:
+    ``DATA_DIR/name``, unless ``DATA_DIR`` cannot be written and holds no ``ready`` copy of it (a shared install
+    prepared for another preset or other settings); then under this user's ``<output_root()>/data``."""
+    shared = DATA_DIR / name
+    if writable(DATA_DIR) or ready(shared):
+        return shared
+    return output_root() / "data" / name
 
 
 def printable(path: str | Path) -> str:
@@ -207,7 +238,10 @@ class Preset:
         dataset's or the UCF-101 subset's folder."""
         if self.data_dir:
             return PROJECT_ROOT / Path(self.data_dir).expanduser()
-        return DATA_DIR / ("UCF101_subset" if self.dataset == "hub" else f"synthetic-{self.name}")
+        if self.dataset == "hub":
+            return data_path("UCF101_subset", lambda folder: (folder / ".complete").exists())
+        return data_path(f"synthetic-{self.name}", lambda folder: _synthetic("is_current")(folder,
+                                                                                          _synthetic("plan")(self)))
 
     @property
     def output_dir(self) -> Path:

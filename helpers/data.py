@@ -64,7 +64,7 @@ def get_dataset(preset: Preset) -> Path:
     if preset.data_dir:
         return own_dataset(preset)
     if preset.dataset == "hub":
-        root = download_ucf101_subset(DATA_DIR)
+        root = download_ucf101_subset(preset.dataset_dir.parent)  # data/, or yours if data/ is shared, read-only
     else:
         root = synthetic.generate(preset, preset.dataset_dir)
     print(f"Videos are in {shown(root)}")

@@ -16,7 +16,7 @@ import torch
 from transformers import AutoConfig, VideoMAEConfig, VideoMAEForPreTraining, VideoMAEImageProcessor
 from transformers.utils import logging as hf_logging
 
-from helpers.config import DATA_DIR, TUBELET_SIZE, Preset
+from helpers.config import TUBELET_SIZE, Preset, data_path
 
 START_FIX = "Point VC_MODEL at a folder written by save_pretrained, or at a Hub name such as MCG-NJU/videomae-base."
 TRAINED_FIX = ("Train the model again (notebook 04, or `python -m helpers.train`) or copy the folder again, and "
@@ -148,13 +148,17 @@ def save_checkpoint(model, image_processor, folder: Path) -> Path:
     return folder
 
 
+def _complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
 def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     """A checkpoint folder like ``MCG-NJU/videomae-base`` holding a VideoMAE with *random* weights, written once per
     architecture and seed: offline, the notebooks' ``from_pretrained`` calls load it on every preset."""
     name = (f"videomae-random-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
             f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-seed{preset.seed}")
-    folder = Path(folder or DATA_DIR / "checkpoints" / name)
-    if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+    folder = Path(folder or data_path(f"checkpoints/{name}", _complete))
+    if _complete(folder):
         return folder
     tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     torch.manual_seed(preset.seed)

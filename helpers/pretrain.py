@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import VideoMAEForPreTraining, VideoMAEImageProcessor, get_cosine_schedule_with_warmup
 
-from helpers.config import DATA_DIR, TUBELET_SIZE, Preset, shown
+from helpers.config import TUBELET_SIZE, Preset, data_path, shown
 from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import _quiet_progress, check_model_folder, save_checkpoint, scratch_checkpoint
 from helpers.runs import folder_lock
@@ -87,10 +87,11 @@ def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
     """Where the preset's pretrained checkpoint lives (under data/checkpoints/): named after the model, the steps
     and a fingerprint of everything else, so a run with other settings or videos gets its own folder."""
     fingerprint = json.dumps(_fingerprint(preset, paths, **preset_settings(preset)), sort_keys=True)
-    return DATA_DIR / "checkpoints" / (
+    return data_path("checkpoints/" + (
         f"videomae-pretrained-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
         f"w{preset.hidden_size}x{preset.num_layers}h{preset.num_heads}-mask{round(preset.mask_ratio * 100)}-"
-        f"{preset.pretrain_steps}steps-{hashlib.sha256(fingerprint.encode()).hexdigest()[:8]}")
+        f"{preset.pretrain_steps}steps-{hashlib.sha256(fingerprint.encode()).hexdigest()[:8]}"),
+        lambda folder: (folder / LOG_FILE).is_file())
 
 
 def unlabelled_videos(preset: Preset, quiet: bool = False) -> list[Path]:
@@ -129,14 +130,23 @@ def pretrain(preset: Preset, paths: list[Path], steps: int, folder: Path, batch_
     settings = _fingerprint(preset, paths, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                             mask_ratio=mask_ratio, warmup=warmup, weight_decay=weight_decay,
                             norm_pix_loss=norm_pix_loss)
+    # a finished checkpoint is only read: no lock, so many runs share it, in a folder they may not write (a shared
+    # install prepared by a teacher, docs/teaching.md)
+    if (folder / LOG_FILE).is_file():
+        return _reuse(folder, settings, steps)
     with folder_lock(folder, "pretraining into"):
-        if (folder / LOG_FILE).is_file():
-            log = json.loads((folder / LOG_FILE).read_text())
-            if log["settings"] != settings:
-                raise FileExistsError(_other_settings(folder, log["settings"], settings, "holds a checkpoint"))
-            print(f"Reusing the pretrained checkpoint in {shown(folder)} ({steps} steps, made earlier).")
-            return log["losses"]
+        if (folder / LOG_FILE).is_file():  # another process finished it while this one waited
+            return _reuse(folder, settings, steps)
         return _pretrain(preset, paths, folder, settings, save_every)
+
+
+def _reuse(folder: Path, settings: dict, steps: int) -> list[float]:
+    """The losses of the finished checkpoint in ``folder``; FileExistsError if it was made with other settings."""
+    log = json.loads((folder / LOG_FILE).read_text())
+    if log["settings"] != settings:
+        raise FileExistsError(_other_settings(folder, log["settings"], settings, "holds a checkpoint"))
+    print(f"Reusing the pretrained checkpoint in {shown(folder)} ({steps} steps, made earlier).")
+    return log["losses"]
 
 
 def _other_settings(folder: Path, theirs: dict, ours: dict, what: str) -> str:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from helpers.config import nearest_existing
+
 ELSEWHERE = ("choose a folder elsewhere: TUTORIAL_OUTPUT=/path for make tutorial and the notebooks, --output-dir "
              "for python -m helpers.train")
 RESUME_HINT = "continue from the last checkpoint with RESUME=1 make tutorial (RESUME = True in notebook 04) or --resume"
@@ -37,14 +39,6 @@ LOCK_NAME = ".lock"  # inside a run folder: hidden, and gone with the folder
 
 class OutputError(RuntimeError):
     """A run folder that cannot be used now (in use, not writable, disk full); the message names it and the fix."""
-
-
-def nearest_existing(folder: Path) -> Path:
-    """The folder, or its nearest parent that exists (to ask the disk how much room is left)."""
-    folder = Path(folder).absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
 
 
 def write_error_message(err: BaseException, folder: Path, doing: str | None = None) -> str | None:

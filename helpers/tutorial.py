@@ -3,6 +3,9 @@
 Executed notebooks, their GIFs and plots and the trained model go to the preset's output folder
 (``outputs/<preset>/``); a previous one is moved aside, named by its time, unless ``RESUME=1`` (``--resume``) keeps
 it for notebook 04 to continue its newest run. ``--edition ko`` runs ``notebooks/ko/`` into ``outputs/ko/<preset>/``.
+
+``--prepare`` (``make prepare``) runs nothing: it makes the preset's built-in data and start checkpoints in ``data/``
+once, for a shared install whose learners only read them (docs/teaching.md).
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from helpers.config import PROJECT_ROOT, SettingsError, describe, get_preset, output_root, printable
+from helpers.config import (
+    DATA_DIR,
+    PROJECT_ROOT,
+    Preset,
+    SettingsError,
+    describe,
+    get_preset,
+    output_root,
+    printable,
+    shown,
+    writable,
+)
 from helpers.runs import OutputError, check_writable, write_error_message
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -78,6 +92,23 @@ def prepare_output(folder: Path, resume: bool, keep_earlier: bool) -> None:
     check_writable(folder)
 
 
+def prepare(preset: Preset) -> list[str]:
+    """Make the preset's dataset and the checkpoints its notebooks start from (random weights, notebook 03's
+    pretraining; a Hub model into the Hugging Face cache), or reuse them; return where they are. Run by whoever
+    owns ``data/``: learners of a shared install then read them, even with ``data/`` read-only."""
+    from helpers.data import get_dataset
+    from helpers.pretrain import base_checkpoint, pretrain_preset
+
+    made = [get_dataset(preset)]
+    if preset.model in ("pretrained", "scratch"):
+        made += [base_checkpoint(preset, pretraining=True), pretrain_preset(preset)[0]]
+    elif not Path(preset.model).expanduser().is_dir():  # a Hub name: its files in the cache, for offline learners
+        from huggingface_hub import snapshot_download
+
+        made.append(snapshot_download(preset.model))
+    return [shown(path) for path in made]
+
+
 def _choose(args: argparse.Namespace) -> tuple[str, bool]:
     """(edition, resume) from the arguments and the environment; SettingsError saying what works."""
     resume = os.environ.get("RESUME", "0")
@@ -98,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="en (notebooks/) or ko (notebooks/ko/, the Korean edition); default: $EDITION or en")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted training of the previous run (default: $RESUME=1)")
+    parser.add_argument("--prepare", action="store_true",
+                        help="run no notebook: make the preset's data and start checkpoints in data/ once, for a "
+                             "shared install (docs/teaching.md)")
     args = parser.parse_args(argv)
     try:
         edition, resume = _choose(args)
@@ -111,6 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ["PRESET"] = preset.name  # the notebooks read it in their parameters cell
     print(printable(describe(preset)), flush=True)
+    if args.prepare:
+        if not writable(DATA_DIR):
+            print(f"error: {shown(DATA_DIR)} cannot be written: run make prepare as the user who owns it, before "
+                  "making it read-only (or set TUTORIAL_DATA to a folder you can write)", file=sys.stderr)
+            return 1
+        made = prepare(preset)
+        print(f"\nPrepared for preset {preset.name!r}:\n  " + "\n  ".join(made)
+              + f"\nLearners' runs read these and write into their own output folder. {shown(DATA_DIR)} may now be "
+              f"made read-only: chmod -R a-w {DATA_DIR}")
+        return 0
     try:
         prepare_output(preset.output_dir, resume, keep_earlier=args.only is None)
     except OutputError as err:
