@@ -144,6 +144,9 @@ def save_checkpoint(model, image_processor, folder: Path) -> Path:
     model.config.architectures = [type(model).__name__]
     model.config.save_pretrained(folder)
     save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    # safetensors writes its file for its owner only (0600): give it the permissions of the files beside it, so that
+    # the other users of a shared install (make prepare, docs/teaching.md) can read the weights too
+    (folder / "model.safetensors").chmod((folder / "config.json").stat().st_mode & 0o777)
     image_processor.save_pretrained(folder)
     return folder
 
