@@ -16,6 +16,7 @@ from transformers import (
     VideoMAEImageProcessor,
 )
 
+import helpers.config
 import helpers.model
 import helpers.pretrain
 from helpers.data import list_videos
@@ -28,7 +29,7 @@ MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 @pytest.fixture(autouse=True)
 def own_data_dir(tmp_path, monkeypatch):
     """Random-weight checkpoints go to a temporary folder, not the project's data/."""
-    monkeypatch.setattr(helpers.model, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(helpers.config, "DATA_DIR", tmp_path / "data")
 
 
 @pytest.fixture
@@ -202,7 +203,6 @@ def test_the_preset_checkpoint_is_pretrained_once_and_found_by_fine_tuning(prese
                                                                             tmp_path, capsys):
     """Notebook 03 pretrains (pretrain_preset); notebook 04 and the script get the same folder from base_checkpoint,
     without training again; other settings get a folder of their own."""
-    monkeypatch.setattr(helpers.pretrain, "DATA_DIR", tmp_path / "data")
     monkeypatch.setattr(helpers.pretrain, "unlabelled_videos", lambda p, **kw: list_videos(tiny_dataset)["train"])
     small = dataclasses.replace(preset, model="pretrained", pretrain_steps=2, pretrain_batch_size=2)
     folder, losses = helpers.pretrain.pretrain_preset(small)

@@ -3,6 +3,7 @@ made read-only, and learners run the series at the same time, each into a folder
 
 Run as root (it needs other users, made with ``setpriv``); elsewhere it is skipped and says why."""
 
+import dataclasses
 import os
 import pwd
 import shutil
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import config
 from helpers.config import PROJECT_ROOT
+from helpers.data import list_videos
 
 LEARNERS = 3
 FIRST_UID = 61001  # uids with no account: ordinary users who own nothing but their home
@@ -36,9 +39,58 @@ for path in notebooks():
         run_notebook(home / path.name, get_preset().output_dir / "notebooks")
 """
 
-pytestmark = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
-                                reason="needs root and setpriv (util-linux) to run the notebooks as other users, "
-                                       "for whom the project is read-only; CI runs it as root")
+as_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
+                             reason="needs root and setpriv (util-linux) to run the notebooks as other users, for "
+                                    "whom the project is read-only; CI runs it as root")
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch) -> Path:
+    """A prepared data folder that this user cannot write (as the writability test sees it), and a home."""
+    folder = tmp_path / "shared"
+    monkeypatch.setattr(config, "DATA_DIR", folder)
+    monkeypatch.setattr(config, "writable", lambda path: not Path(path).absolute().is_relative_to(folder)
+                        and not Path(path).absolute().is_relative_to(config.PROJECT_ROOT))
+    monkeypatch.delenv("TUTORIAL_OUTPUT", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return folder
+
+
+def test_outputs_go_to_the_learners_home_where_the_project_cannot_be_written(shared, tmp_path, monkeypatch):
+    assert config.output_root() == tmp_path / "home" / "videomae-outputs"
+    monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "mine"))
+    assert config.output_root() == tmp_path / "mine"
+
+
+def test_prepared_data_is_read_where_it_is_and_anything_else_is_made_in_the_learners_folder(shared, tiny_preset,
+                                                                                            tiny_dataset, tmp_path):
+    mine = tmp_path / "home" / "videomae-outputs" / "data"
+    assert tiny_preset.dataset_dir == mine / "synthetic-smoke"  # not prepared
+    shutil.copytree(tiny_dataset, shared / "synthetic-smoke")
+    assert tiny_preset.dataset_dir == shared / "synthetic-smoke"
+    # other settings need other videos: made in the learner's folder, the prepared ones left as they are
+    assert dataclasses.replace(tiny_preset, train_groups=3).dataset_dir == mine / "synthetic-smoke"
+    assert config.data_path("checkpoints/x") == mine / "checkpoints/x"
+    (shared / "checkpoints/x").mkdir(parents=True)
+    assert config.data_path("checkpoints/x") == shared / "checkpoints/x"
+
+
+def test_a_finished_pretrained_checkpoint_is_read_without_a_lock(tiny_preset, tiny_dataset, tmp_path, monkeypatch,
+                                                                 capsys):
+    """A read-only folder cannot hold a lock file: the runs that only read a checkpoint take none."""
+    import helpers.pretrain
+
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    paths = list_videos(tiny_dataset)["train"]
+    settings = {"steps": 1, "batch_size": 2, "folder": tmp_path / "pretrained"}
+    losses = helpers.pretrain.pretrain(tiny_preset, paths, **settings)
+
+    def no_lock(*args, **kwargs):
+        raise AssertionError("took a lock to read a finished checkpoint")
+
+    monkeypatch.setattr(helpers.pretrain, "folder_lock", no_lock)
+    assert helpers.pretrain.pretrain(tiny_preset, paths, **settings) == losses
+    assert "Reusing the pretrained checkpoint" in capsys.readouterr().out
 
 
 def as_learner(uid: int) -> list[str]:
@@ -91,6 +143,7 @@ def snapshot(folder: Path) -> dict[str, tuple]:
             for p in sorted(folder.rglob("*"))}
 
 
+@as_root
 def test_three_learners_share_a_read_only_install():
     for uid in range(FIRST_UID, FIRST_UID + LEARNERS):
         with pytest.raises(KeyError):
