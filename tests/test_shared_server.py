@@ -191,3 +191,14 @@ def test_three_learners_share_a_read_only_install():
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_make_prepare_refuses_a_data_folder_it_cannot_write(shared, capsys, monkeypatch):
+    """Prepared data belongs in the shared folder: a user who cannot write it is told so, not given a private copy."""
+    import helpers.tutorial
+
+    monkeypatch.setattr(helpers.tutorial, "writable", config.writable)
+    monkeypatch.setenv("PRESET", "smoke")  # main sets it for the notebooks: restored after the test
+    assert helpers.tutorial.main(["--prepare", "--preset", "smoke"]) == 1
+    assert "cannot be written: run make prepare as the user who owns it" in capsys.readouterr().err
+    assert not shared.exists()
