@@ -84,8 +84,9 @@ def preset_settings(preset: Preset) -> dict:
 
 
 def pretrained_folder(preset: Preset, paths: list[Path]) -> Path:
-    """Where the preset's pretrained checkpoint lives (under data/checkpoints/): named after the model, the steps
-    and a fingerprint of everything else, so a run with other settings or videos gets its own folder."""
+    """Where the preset's pretrained checkpoint lives (under data/checkpoints/, or the learner's own folder where
+    data/ is shared and read-only: ``data_path``): named after the model, the steps and a fingerprint of everything
+    else, so a run with other settings or videos gets its own folder."""
     fingerprint = json.dumps(_fingerprint(preset, paths, **preset_settings(preset)), sort_keys=True)
     return data_path("checkpoints/" + (
         f"videomae-pretrained-{preset.image_size}px-{preset.num_frames}f-p{preset.patch_size}-"
