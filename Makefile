@@ -20,7 +20,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_CPU_PINS = $(shell sed -nE 's/^(torch|torchvision)==([^ ]+)$$/\1==\2+cpu/p' requirements.txt)
 IS_ROOT := $(filter 0,$(shell id -u))
 
-.PHONY: setup check-python check-ffmpeg git-filter tutorial prepare test test-learning lint lab clean
+.PHONY: setup check-python check-ffmpeg git-filter tutorial prepare student test test-learning lint lab clean
 
 setup: $(STAMP)
 	@$(CHECK_FFMPEG)
@@ -80,6 +80,12 @@ tutorial: setup
 # them, and write into their own folder ($TUTORIAL_OUTPUT, by default ~/videomae-outputs where outputs/ is read-only)
 prepare: setup
 	$(PY) -m helpers.tutorial --prepare --preset $(PRESET)
+
+# The student edition of both languages (docs/teaching.md): the notebooks with every exercise's solution replaced by
+# a stub that raises NotImplementedError, outputs cleared, into $(STUDENT_DIR)/en and $(STUDENT_DIR)/ko
+STUDENT_DIR ?= outputs/student
+student: setup
+	$(PY) tools/student.py --out "$(STUDENT_DIR)"
 
 # pytest runs the notebooks too: the English ones under nbmake and twice in one kernel (tests/test_notebooks.py), the
 # Korean ones once through the tutorial command (tests/test_tutorial_run.py)
