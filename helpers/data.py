@@ -88,8 +88,6 @@ def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
             print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
             archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
                                            force_download=True))
-            if not verify_download(archive):
-                raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
         safe_extract(archive, Path(data_dir))
         if not root.is_dir():
             raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
@@ -115,7 +113,11 @@ def verify_download(path: Path) -> bool:
 
 
 def safe_extract(archive: Path, target: Path) -> None:
-    """Extract a tar archive into ``target``, refusing members that would land outside it."""
+    """Check a download against its checksum (``verify_download``), then extract the tar archive into ``target``,
+    refusing members that would land outside it."""
+    if not verify_download(archive):
+        raise DataError(f"{archive} does not match its checksum: the download is damaged. Delete it and download it "
+                        "again.")
     target = Path(target).resolve()
     try:
         tar = tarfile.open(archive)
