@@ -19,10 +19,10 @@ from transformers.utils import logging as hf_logging
 from helpers.config import Preset
 from helpers.data import labelled_videos, video_table
 from helpers.evaluation import video_views, view_probabilities
-from helpers.fast import FastVideoDataset, collate_uint8
+from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import _quiet_progress
 from helpers.pretrain import CACHE_MB, base_checkpoint, pretrain_preset
-from helpers.train import VideoTrainer, batch_transform, training_arguments
+from helpers.train import VideoTrainer, training_arguments
 from helpers.transforms import frame_size, scale_range
 
 
@@ -89,8 +89,8 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
                               max_steps=steps, logging_strategy="no", dataloader_num_workers=0,
                               disable_tqdm=True, push_to_hub=False)
     trainer = VideoTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_uint8,
-                           processing_class=processor, video_transform=batch_transform(preset, processor),
-                           callbacks=[Measure()])
+                           processing_class=processor, callbacks=[Measure()],
+                           video_transform=VideoBatchTransform.from_processor(processor, hflip=preset.hflip))
     trainer.remove_callback(PrinterCallback)  # the bar says enough
     trainer.train()
     bar.close()
