@@ -21,13 +21,6 @@ from helpers.model import check_model_folder
 from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, read_frames, video_info
 
 
-def newest_model(preset) -> Path | None:
-    """The newest model folder saved for ``preset`` by notebook 04 or the script; None if there is none."""
-    name = preset.model_dir.name
-    found = [p for p in (preset.model_dir, *preset.output_dir.glob(f"*/{name}")) if (p / "config.json").is_file()]
-    return max(found, key=lambda p: (p / "config.json").stat().st_mtime, default=None)
-
-
 def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(files, folders without a video): each folder replaced by the video files under it, hidden ones left out."""
     files, empty = [], []
@@ -140,11 +133,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model() -> Path:
-    """The newest model saved for $PRESET; none saved: ModelFolderError saying how to train that preset's."""
+    """The newest model saved for $PRESET by notebook 04 or the script; none saved: ModelFolderError saying how to
+    train one."""
     from helpers.config import get_preset
 
     preset = get_preset()
-    model_dir = newest_model(preset)
+    found = [p for p in (preset.model_dir, *preset.output_dir.glob(f"*/{preset.model_dir.name}"))
+             if (p / "config.json").is_file()]
+    model_dir = max(found, key=lambda p: (p / "config.json").stat().st_mtime, default=None)
     if model_dir is None:
         return check_model_folder(preset.model_dir, preset)  # raises: there is no model there
     print(printable(f"Using the newest model saved for the {preset.name} preset: {model_dir}"), file=sys.stderr)

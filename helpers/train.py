@@ -307,7 +307,7 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         dataloader_num_workers=workers, use_cpu=pick_device() == "cpu",
         **mixed_precision(),  # bf16 where the GPU has it natively, fp16 on other CUDA GPUs, else float32
         # off: the Trainer reloads the best checkpoint without converting VideoMAE's q_bias/v_bias names, keeping the
-        # last epoch's biases; load_best_checkpoint reloads it with from_pretrained, which converts them
+        # last epoch's biases; run_training reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
         # off: the Trainer would create the Hub repository before training, so an unreachable Hub would cost the run;
         # run_training pushes the saved model folder at the end instead (push_model_folder)
@@ -335,14 +335,6 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
                                 if args.max_steps > 0 else None)],
     )
     return trainer, datasets
-
-
-def load_best_checkpoint(trainer: Trainer) -> str | None:
-    """Put the best checkpoint's weights (by validation accuracy) into ``trainer.model``; return its path."""
-    best = trainer.state.best_model_checkpoint
-    if best:
-        trainer.model = type(trainer.model).from_pretrained(best).to(trainer.args.device)
-    return best
 
 
 def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
@@ -484,7 +476,10 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
         print(f"Resuming from {checkpoint}" if checkpoint else "No checkpoint to resume from: starting afresh.")
     with clear_write_errors(run_dir):
         trainer.train(resume_from_checkpoint=checkpoint)
-    print(f"Best checkpoint by validation accuracy: {load_best_checkpoint(trainer)}")
+    best = trainer.state.best_model_checkpoint  # by validation accuracy
+    if best:
+        trainer.model = type(trainer.model).from_pretrained(best).to(trainer.args.device)
+    print(f"Best checkpoint by validation accuracy: {best}")
     metrics = {"test accuracy per clip": trainer.evaluate(datasets["test"], metric_key_prefix="test")["test_accuracy"]}
     if not trainer.is_world_process_zero():
         return metrics
