@@ -189,14 +189,6 @@ class SkippedClipWarnings(logging.Handler):
                       stacklevel=2)
 
 
-def warn_on_skipped_clips() -> None:
-    """Install SkippedClipWarnings on PyTorchVideo's dataset logger (once; loader workers inherit it)."""
-    logger = logging.getLogger("pytorchvideo.data.labeled_video_dataset")
-    if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):
-        logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
-        logger.setLevel(logging.DEBUG)
-
-
 def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
     """The model with a new head for our labels, and its image processor, as notebook 04 loads them."""
     checkpoint = base_checkpoint(preset)
@@ -216,7 +208,10 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
     """The guide's PyTorchVideo datasets for train, val and test, of the videos ``labelled_videos`` checked."""
     from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 
-    warn_on_skipped_clips()
+    logger = logging.getLogger("pytorchvideo.data.labeled_video_dataset")
+    if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):  # once; loader workers inherit it
+        logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
+        logger.setLevel(logging.DEBUG)
     label2id, _ = label_maps(class_names(root))
     train_transform, val_transform = build_transforms(
         image_processor, preset.num_frames, preset.hflip, shuffle_frames=shuffle_frames,
