@@ -92,12 +92,13 @@ def measure(step: str, root: Path, model_dir: Path, clips: int, results) -> None
                 items += list(dataset)
             shape = tuple(collate_fn(items[:clips])["pixel_values"].shape)
         elif step == "fast":
-            from helpers.fast import collate_uint8
-            from helpers.train import batch_transform, make_fast_datasets
+            from helpers.fast import VideoBatchTransform, collate_uint8
+            from helpers.train import make_fast_datasets
 
             dataset = make_fast_datasets(preset, root, processor)["train"]
             batch = collate_uint8([dataset[i % len(dataset)] for i in range(clips)])
-            shape = tuple(batch_transform(preset, processor)(batch["pixel_values"], train=True).shape)
+            transform = VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
+            shape = tuple(transform(batch["pixel_values"], train=True).shape)
         elif step == "evaluation":
             from helpers.evaluation import evaluate_videos
             from helpers.predict import load_classifier

@@ -71,9 +71,9 @@ def finetune(preset: Preset, root: Path, output_dir: Path) -> dict:
     """Fine-tune ``preset.model`` on the videos in ``root`` as ``python -m helpers.train`` does with
     ``VC_PIPELINE=fast``, without validation during training; return the per-video test accuracy and the losses."""
     from helpers.evaluation import evaluate_videos
+    from helpers.fast import VideoBatchTransform
     from helpers.train import (
         VideoTrainer,
-        batch_transform,
         build_model,
         collate_uint8,
         make_fast_datasets,
@@ -89,7 +89,8 @@ def finetune(preset: Preset, root: Path, output_dir: Path) -> dict:
     args = training_arguments(preset, output_dir, datasets["train"].num_videos, eval_strategy="no",
                               save_strategy="no", logging_steps=16, dataloader_num_workers=0)
     trainer = VideoTrainer(model=model, args=args, train_dataset=datasets["train"], data_collator=collate_uint8,
-                           processing_class=processor, video_transform=batch_transform(preset, processor))
+                           processing_class=processor,
+                           video_transform=VideoBatchTransform.from_processor(processor, hflip=preset.hflip))
     output = trainer.train()
     paths, labels = labelled_videos(root, "test", label2id)
     result = evaluate_videos(trainer.model, processor, paths, labels, preset)

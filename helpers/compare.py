@@ -1,8 +1,5 @@
-"""Did pretraining pay? Notebook 04's last section: fine-tune notebook 03's pretrained checkpoint and the same model
-with random weights on a small labelled set, several seeds each, and score the test videos along the way.
-
-Introduced in 04_train; ``python -m benchmarks.compare_grid`` chooses each start's learning rate with the same
-``finetune_curve`` on the validation videos.
+"""Did pretraining pay? Notebook 04's last section: fine-tune notebook 03's checkpoint and random weights on a small
+labelled set, several seeds each, scoring the test videos along the way (04_train).
 """
 
 from __future__ import annotations
@@ -19,10 +16,10 @@ from transformers.utils import logging as hf_logging
 from helpers.config import Preset
 from helpers.data import labelled_videos, video_table
 from helpers.evaluation import video_views, view_probabilities
-from helpers.fast import FastVideoDataset, collate_uint8
+from helpers.fast import FastVideoDataset, VideoBatchTransform, collate_uint8
 from helpers.model import _quiet_progress
 from helpers.pretrain import CACHE_MB, base_checkpoint, pretrain_preset
-from helpers.train import VideoTrainer, batch_transform, training_arguments
+from helpers.train import VideoTrainer, training_arguments
 from helpers.transforms import frame_size, scale_range
 
 
@@ -51,10 +48,9 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
                    test: tuple[list[Path], list[int]], id2label: dict[int, str], steps: int, points: int,
                    output_dir: Path, desc: str = "fine-tuning", num_crops: int | None = None,
                    views: list[torch.Tensor] | None = None) -> list[tuple[int, float]]:
-    """Fine-tune ``checkpoint`` on the ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
-    pipeline (the preset's learning rate, batch, warm-up and seed; decoded videos kept in memory); return the
-    per-video test accuracy (the preset's clips, ``num_crops`` crops, default the preset's) at ``points`` evenly
-    spaced steps, (step, accuracy). ``views``: the test videos' ``test_views`` if the caller has them already."""
+    """Fine-tune ``checkpoint`` on ``train`` (paths, labels) for ``steps`` steps as the script does with the fast
+    pipeline; return [(step, per-video test accuracy)] at ``points`` evenly spaced steps. ``views``: the test
+    videos' ``test_views``, if the caller has them already."""
     preset = dataclasses.replace(preset, pipeline="fast")
     processor = VideoMAEImageProcessor.from_pretrained(checkpoint)
     torch.manual_seed(preset.seed)  # the same new head on both starts
@@ -89,8 +85,8 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
                               max_steps=steps, logging_strategy="no", dataloader_num_workers=0,
                               disable_tqdm=True, push_to_hub=False)
     trainer = VideoTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate_uint8,
-                           processing_class=processor, video_transform=batch_transform(preset, processor),
-                           callbacks=[Measure()])
+                           processing_class=processor, callbacks=[Measure()],
+                           video_transform=VideoBatchTransform.from_processor(processor, hflip=preset.hflip))
     trainer.remove_callback(PrinterCallback)  # the bar says enough
     trainer.train()
     bar.close()
@@ -98,15 +94,10 @@ def finetune_curve(preset: Preset, checkpoint: str, train: tuple[list[Path], lis
 
 
 def compare_starts(preset: Preset, root: Path, label2id: dict[str, int], output_dir: Path) -> dict:
-    """Notebook 04's check that pretraining pays: ``finetune_curve`` from notebook 03's pretrained checkpoint and
-    from the same model with random weights, each at its own learning rate (``compare_lr_pretrained``,
-    ``compare_lr_scratch``: chosen on the validation videos by ``benchmarks.compare_grid``), on the first
-    ``compare_groups`` groups of every class, ``compare_steps`` steps, once per seed (``compare_seeds`` seeds from
-    ``seed``). Returns {start: [[(step, per-video test accuracy), ...] per seed]}; empty when the preset has no
-    comparison (``compare_steps`` 0, or a Hub checkpoint or folder that was not pretrained here).
-
-    Each point scores every test video on the preset's clips with one view of each, the whole frame (as the
-    validation transform sees it), not 3 crops: the model's forward pass is most of an evaluation's time."""
+    """``finetune_curve`` from notebook 03's checkpoint and from random weights, each at its own learning rate, on
+    the first ``compare_groups`` groups of every class, once per seed: {start: [[(step, accuracy), ...] per seed]};
+    empty when the preset has no comparison. Each point scores one view per clip, the whole frame: the forward pass
+    is most of an evaluation's time."""
     if not preset.compare_steps or preset.model not in ("pretrained", "scratch"):
         print(f"No comparison on preset {preset.name!r} (compare_steps {preset.compare_steps}, model {preset.model}): "
               "it compares the checkpoint of notebook 03 with random weights.")

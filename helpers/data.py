@@ -1,10 +1,8 @@
 """The dataset on disk: download, safe extraction, layouts and the split step, label maps, scans.
 
-Introduced in 01_load_data. Both built-in sources (the Hub's UCF-101 subset, the synthetic dataset) give the UCF
-layout, ``<root>/{train,val,test}/<Class>/v_<Class>_gNN_cNN.avi``. Your own videos (``DATA_DIR``) may also come as
-class folders without splits (``<Class>/<files>``): ``own_dataset`` splits them by group, stratified by class, into
-a manifest (a CSV: path, class, group, split) in the output folder, never moving a file. A *dataset* is either
-such a folder or such a manifest; ``video_table`` reads both, one row per video.
+Introduced in 01_load_data. A *dataset* is a folder in the UCF layout, ``{train,val,test}/<Class>/<videos>``, or the
+manifest (a CSV: path, class, group, split) into which ``own_dataset`` splits a folder of class folders;
+``video_table`` reads both, one row per video.
 """
 
 from __future__ import annotations
@@ -42,10 +40,8 @@ class DataError(TutorialError):
 
 
 def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, fix: str = "") -> None:
-    """With ``HF_HUB_OFFLINE=1`` and the file not in the Hugging Face cache, a DataError naming it and how to get it
-    (instead of the Hub's "An error happened while trying to locate the file"); else nothing.
-
-    Introduced in 01_load_data, before the guide's ``hf_hub_download``."""
+    """DataError naming the file and the fix when ``HF_HUB_OFFLINE=1`` and the file is not in the Hugging Face
+    cache (01_load_data calls it before the guide's ``hf_hub_download``)."""
     from huggingface_hub import constants, try_to_load_from_cache
 
     if not constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(repo_id, filename, repo_type=repo_type),
@@ -59,8 +55,7 @@ def check_hub_cache(repo_id: str, filename: str, repo_type: str | None = None, f
 # --- getting the data ------------------------------------------------------------------------------------------
 
 def get_dataset(preset: Preset) -> Path:
-    """The preset's dataset (a UCF-layout folder or a split manifest): your own videos if ``data_dir`` is set
-    (``own_dataset``), else the built-in dataset, downloaded or generated if needed."""
+    """The preset's dataset: your own videos (``own_dataset``), else the built-in one, downloaded or generated."""
     if preset.data_dir:
         return own_dataset(preset)
     if preset.dataset == "hub":
@@ -72,8 +67,7 @@ def get_dataset(preset: Preset) -> Path:
 
 
 def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
-    """Download the UCF-101 subset archive from the Hub, verify it and extract it into ``data_dir``; with several
-    processes at once, one does it under a lock and the others reuse its result."""
+    """Download, verify and extract the UCF-101 subset into ``data_dir``, once, under a lock."""
     from huggingface_hub import hf_hub_download
 
     root = Path(data_dir) / "UCF101_subset"
@@ -88,8 +82,6 @@ def download_ucf101_subset(data_dir: Path = DATA_DIR) -> Path:
             print(f"{archive} does not match its checksum (an interrupted download?): downloading it again.")
             archive = Path(hf_hub_download(repo_id=HUB_REPO, filename=HUB_FILE, repo_type="dataset",
                                            force_download=True))
-            if not verify_download(archive):
-                raise DataError(f"{archive}: the download is corrupted twice in a row. Delete it and try again.")
         safe_extract(archive, Path(data_dir))
         if not root.is_dir():
             raise DataError(f"{archive} did not contain the folder UCF101_subset/ that was expected.")
@@ -115,7 +107,11 @@ def verify_download(path: Path) -> bool:
 
 
 def safe_extract(archive: Path, target: Path) -> None:
-    """Extract a tar archive into ``target``, refusing members that would land outside it."""
+    """Check a download against its checksum (``verify_download``), then extract the tar archive into ``target``,
+    refusing members that would land outside it."""
+    if not verify_download(archive):
+        raise DataError(f"{archive} does not match its checksum: the download is damaged. Delete it and download it "
+                        "again.")
     target = Path(target).resolve()
     try:
         tar = tarfile.open(archive)
@@ -197,8 +193,8 @@ def _listable(folder: Path) -> bool:
 
 
 def _class_videos(folder: Path, label: str, scan: FolderScan) -> list[Path]:
-    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``. The
-    walk does not enter sub-folders that are symlinks (one could pull in another class's videos, or loop)."""
+    """The videos under one class folder, sub-folders included, sorted; other files are counted in ``scan``.
+    Sub-folders that are symlinks are not entered: one could pull in another class's videos, or loop."""
     if not _listable(folder):
         scan.unreadable.append(folder)
         return []
@@ -306,10 +302,8 @@ def scan_split_folders(root: Path) -> tuple[list[VideoRow], FolderScan]:
 
 
 def video_table(source: Path) -> list[VideoRow]:
-    """One row per video (path, class, group, split) of a dataset: a folder in the UCF layout or a split manifest.
-
-    Introduced in 01_load_data. Files that are not videos are skipped (with a warning unless they are system files
-    such as .DS_Store); videos in sub-folders of a class folder belong to that class."""
+    """One row per video (path, class, group, split) of a dataset; files skipped are named in a warning.
+    Introduced in 01_load_data."""
     source = Path(source)
     if source.is_file():
         return read_manifest(source)
@@ -360,23 +354,8 @@ def label_maps(classes: list[str]) -> tuple[dict[str, int], dict[int, str]]:
     return label2id, {i: name for name, i in label2id.items()}
 
 
-def groups_in_several_splits(videos: dict[str, list[Path]] | list[VideoRow]) -> dict:
-    """Groups that appear in more than one split: a leak if not empty. Takes ``video_table``'s rows ({group: splits})
-    or {split: paths} of files named ``v_<Class>_gNN_cNN`` ({(class, gNN): splits})."""
-    if isinstance(videos, dict):
-        pairs = [(parse_name(path)[:2], split) for split, paths in videos.items() for path in paths]
-    else:
-        pairs = [(row.group, row.split) for row in videos]
-    seen = defaultdict(set)
-    for group, split in pairs:
-        seen[group].add(split)
-    return {key: sorted(splits) for key, splits in seen.items() if len(splits) > 1}
-
-
 def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
-    """Every video's ``helpers.video.video_info`` if it is usable, else one message saying why (the verdict every
-    step shares: a picture, audio, a raw stream, a damaged or truncated file...); the progress bar shows the files
-    this process has not decoded yet."""
+    """(``video_info`` of each usable video, the message for each other file): the verdict every step shares."""
     new = [path for path in paths if not known(path)]
     for path in tqdm(new, desc="checking videos", unit="video", disable=not new):
         verdict(path)
@@ -387,11 +366,8 @@ def scan_videos(paths: list[Path]) -> tuple[list[dict], list[str]]:
 
 def labelled_videos(root: Path, split: str, label2id: dict[str, int],
                     clip_seconds: float | None = None) -> tuple[list[Path], list[int]]:
-    """The usable videos of one split of a dataset (a UCF-layout folder or a split manifest) and their class ids.
-
-    Files that are not usable videos are skipped with one warning that counts and names them; a class left without
-    a usable video, or a class that is not in ``label2id``, is a DataError. With ``clip_seconds``, a note counts the
-    videos shorter than a clip (used: their clips span the whole video)."""
+    """The usable videos of one split and their class ids; the others are named in one warning. A class without a
+    usable video, or not in ``label2id``, is a DataError; ``clip_seconds`` counts the videos shorter than a clip."""
     table = video_table(root)
     label_of = {row.path: row.label for row in table if row.split == split}
     paths = list(label_of)
@@ -436,8 +412,7 @@ def identical_files(paths: list[Path]) -> list[list[Path]]:
 
 
 def split_counts(groups: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """(train, val, test) numbers of groups for a class of ``groups`` groups (at least ``MIN_GROUPS``): the fractions,
-    rounded, with at least one group in each split."""
+    """(train, val, test) numbers of a class's groups: the fractions, rounded, at least one group in each."""
     val, test = max(1, round(groups * val_fraction)), max(1, round(groups * test_fraction))
     while groups - val - test < 1:  # large fractions of a small class: train keeps one group
         if val >= test:
@@ -466,9 +441,8 @@ def _merged_groups(label_of: dict[Path, str], root: Path, same: list[list[Path]]
 
 def split_videos(videos: dict[str, list[Path]], root: Path, val_fraction: float, test_fraction: float,
                  seed: int) -> tuple[list[VideoRow], list[list[Path]]]:
-    """Split class folders' videos (``{class: paths}``) into train, val and test: whole groups (``_merged_groups``),
-    stratified by class, each class's groups shuffled with ``seed`` and cut by ``split_counts``. Returns the rows and
-    the sets of identical files; DataError naming the classes with fewer than ``MIN_GROUPS`` groups."""
+    """Split ``{class: paths}`` into train, val and test by whole groups, stratified by class, seeded. Returns the
+    rows and the sets of identical files; DataError naming the classes with fewer than ``MIN_GROUPS`` groups."""
     label_of = {path: label for label, paths in videos.items() for path in paths}
     same = identical_files(sorted(label_of))
     group = _merged_groups(label_of, root, same)
@@ -517,9 +491,8 @@ def listing_digest(videos: dict[str, list[Path]], root: Path) -> str:
 
 
 def write_manifest(path: Path, rows: list[VideoRow], root: Path, settings: dict) -> Path:
-    """Write the split to ``path`` (a CSV: path, class, group, split; paths relative to ``root``), atomically. Its
-    first line holds ``root``, the settings and a fingerprint of the rows, so that a later run knows whether to
-    reuse it and whether someone edited it by hand."""
+    """Write the split to ``path`` atomically; its first line holds ``root``, the settings and a fingerprint of the
+    rows, so that a later run knows whether to reuse it and whether someone edited it by hand."""
     body = _body(rows, root)
     header = {"folder": str(root), **settings, "rows": _digest(body)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -545,9 +518,8 @@ def _manifest_parts(path: Path) -> tuple[dict, str]:
 
 
 def read_manifest(path: Path) -> list[VideoRow]:
-    """The rows of a split manifest (``write_manifest``'s, or one edited or written by hand), paths taken from the
-    folder in its first line (else the manifest's). Listed files that do not exist are skipped with one warning; a
-    row without a path or class, or with a split other than train, val or test, is a DataError naming its line."""
+    """The rows of a split manifest, paths relative to the folder in its first line (else the manifest's). Missing
+    files are skipped with one warning; a row without a path or class, or with another split, is a DataError."""
     path = Path(path)
     header, body = _manifest_parts(path)
     root = Path(header.get("folder") or path.parent)
@@ -576,9 +548,8 @@ def read_manifest(path: Path) -> list[VideoRow]:
 
 
 def manifest_path(preset: Preset) -> Path:
-    """Where the split of ``preset.data_dir`` goes: ``<output root>/splits/<folder name>-<hash of its path>.csv``,
-    beside the presets' folders, so that every preset and run splits a folder the same way and ``make tutorial``,
-    which moves a preset's earlier results aside, keeps it."""
+    """``<output root>/splits/<folder name>-<hash of its path>.csv``: shared by every preset and run, and kept when
+    ``make tutorial`` moves a preset's earlier results aside."""
     folder = preset.dataset_dir.resolve()
     name = re.sub(r"[^\w.-]+", "_", folder.name).strip("_") or "videos"
     return preset.output_dir.parent / "splits" / f"{name}-{_digest(str(folder))[:8]}.csv"
@@ -625,12 +596,8 @@ def check_apart(preset: Preset, output: Path, fix: str, both_ways: bool = True) 
 
 
 def own_dataset(preset: Preset) -> Path:
-    """Your own videos (``preset.data_dir``), where they are: returns the dataset the other steps read.
-
-    Introduced in 01_load_data. A folder in the UCF layout is returned as it is; a folder of class folders is split
-    by ``split_videos`` into a manifest in the output folder (``manifest_path``), reused by later runs with the same
-    folder, videos and settings. Prints the layout and a report (``report_lines``). Nothing in your folder is moved,
-    copied, written or deleted."""
+    """Your own videos (``preset.data_dir``), where they are: the folder if it has splits, else the manifest of its
+    split (``split_videos``), with a report. Nothing in your folder is moved, written or deleted. (01_load_data)"""
     root = preset.dataset_dir
     check_apart(preset, preset.output_dir.parent, "set TUTORIAL_OUTPUT to a folder outside it", both_ways=False)
     check_apart(preset, preset.output_dir, "move your videos out of it, or set TUTORIAL_OUTPUT")

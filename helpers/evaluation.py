@@ -17,10 +17,8 @@ from helpers.video import KEEP_SHORT_SIDE, read_frames, video_info
 
 
 def clip_frame_indices(total_frames: int, fps: float, preset: Preset, num_clips: int) -> list[list[int]]:
-    """Frame indices of up to ``num_clips`` uniformly spaced clips, each ``preset.num_frames`` frames
-    evenly spread over ``preset.clip_duration`` seconds. A video no longer than one clip gives one clip, the whole
-    video (frames repeated), and clips that would start on the same frame are taken once: the same clip scored
-    five times is one view, not five."""
+    """Frame indices of up to ``num_clips`` uniformly spaced clips of ``preset.num_frames`` frames over
+    ``preset.clip_duration`` seconds; clips that would start on the same frame are taken once (a short video)."""
     span = max(1, min(total_frames, round(preset.clip_duration * fps)))
     starts = dict.fromkeys(np.linspace(0, total_frames - span, num_clips).round().astype(int).tolist())
     return [np.linspace(s, s + span - 1, preset.num_frames).round().astype(int).tolist() for s in starts]
@@ -42,10 +40,8 @@ def spatial_views(clip: torch.Tensor, size: int, num_crops: int) -> list[torch.T
 
 def video_views(image_processor, path: Path, preset: Preset, num_clips: int, num_crops: int, size: int,
                 shuffle_frames: bool = False) -> torch.Tensor:
-    """The pixel values of one video's views, (clips x crops, frames, 3, size, size): up to ``num_clips`` clips
-    (``clip_frame_indices``) x ``num_crops`` crops (``spatial_views``), normalized as the image processor does.
-
-    ``shuffle_frames`` puts each clip's frames in a random order: the control run of notebook 04."""
+    """One video's views, (clips x crops, frames, 3, size, size), normalized as the image processor does;
+    ``shuffle_frames``: each clip's frames in a random order (notebook 04's control run)."""
     info = video_info(path)
     indices = clip_frame_indices(info["frames"], info["fps"], preset, num_clips)
     wanted = sorted({i for clip in indices for i in clip})  # clips may overlap: decode each frame once
@@ -67,9 +63,8 @@ def video_views(image_processor, path: Path, preset: Preset, num_clips: int, num
 
 @torch.no_grad()
 def view_probabilities(model, views: list[torch.Tensor], batch_views: int = 40) -> np.ndarray:
-    """Class probabilities per video: the softmax of each of its views (``video_views``) averaged. Several videos
-    go through the model at once, up to ``batch_views`` views (a video with more goes alone): fewer, larger
-    forward passes, with memory bounded by the batch."""
+    """Class probabilities per video, the softmax of its views averaged; up to ``batch_views`` views (or one
+    video's) go through the model at once."""
     probabilities, start = [], 0
     while start < len(views):
         stop = start + 1
@@ -116,9 +111,8 @@ def evaluate_videos(model, image_processor, paths: list[Path], labels: list[int]
 
 
 def views(result: dict) -> str:
-    """The clips x crops each video of an ``evaluate_videos`` result was scored on: ``"5 x 3"``, or, where videos
-    are too short for that many distinct clips, what they had, e.g. ``"1 x 3 (5 x 3 asked: 128 of 128 videos are
-    too short for 5 distinct clips)"``."""
+    """The clips x crops each video of an ``evaluate_videos`` result was scored on, e.g. ``"5 x 3"``, and how many
+    videos were too short for that many distinct clips."""
     asked, crops, clips = result["num_clips"], result["num_crops"], result["clips_per_video"]
     short = sum(count < asked for count in clips)
     if not short:

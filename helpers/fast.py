@@ -1,12 +1,7 @@
 """A fast training input pipeline with the guide's transforms: decode little, move uint8, augment in batches.
 
-Introduced in 06_fast_pipeline (why it is faster, and training with it); ``python -m helpers.train`` uses it when the
-preset says ``pipeline="fast"``; ``python -m benchmarks.data`` measures it. The loader workers decode only up to the
-last frame a clip needs (after seeking to the keyframe before it), convert only the frames kept and hand over uint8
-``(T, H, W, 3)`` clips; the guide's scale, crop, flip and normalization run once per batch, on the GPU when there is
-one (``VideoBatchTransform``). ``helpers.train.make_fast_datasets`` builds the datasets from a preset; the Trainer
-takes ``data_collator=collate_uint8`` and ``helpers.train.VideoTrainer(video_transform=...)``, or, without it,
-``pixel_values = transform(batch["pixel_values"].to(device), train=True)``.
+Introduced in 06_fast_pipeline. Loader workers decode only the frames a clip needs and hand over uint8 clips; the
+guide's scale, crop, flip and normalization run once per batch on the device (``VideoBatchTransform``).
 """
 
 from __future__ import annotations
@@ -27,9 +22,8 @@ SEEK_AFTER_SECONDS = 1.0  # seek only when a clip starts this far in: before, de
 
 
 def probe(path: Path) -> tuple[int, float, int, int]:
-    """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes); VideoError if
-    unreadable or its header gives 0 fps. Above ``MAX_FPS`` the video is counted at that rate, so frame numbers are
-    1/``MAX_FPS`` s apart and a 10,000-fps file's clips (and ``cache_mb`` cache) take what a 30-fps one's take."""
+    """(frames, fps, height, width) of ``path`` from its header and its first frame (upright sizes), counted at
+    ``MAX_FPS`` at most, so that a 10,000-fps file's clips take what a 30-fps one's take."""
     with open_video(path) as (container, stream):
         first = next(container.decode(stream), None)
         turns = quarter_turns(first) if first is not None else 0
@@ -98,14 +92,8 @@ def clip_indices(start: int, window: int, num_frames: int) -> list[int]:
 
 class FastVideoDataset(torch.utils.data.Dataset):
     """(video path, label) pairs to {"pixel_values": uint8 (T, H, W, 3), "labels": int}, decoding only what a clip
-    needs.
-
-    Training: one item per video, a random window of ``clip_duration`` seconds each time (the guide's "random" clip
-    sampler); evaluation: one item per consecutive window (the "uniform" sampler). ``short_side`` has swscale shrink
-    larger frames in uint8 (give the largest the augmentation scales to, ``scale_range(size)[1]``). ``cache_mb``
-    keeps whole decoded videos per loader worker, least recently used dropped first: for small datasets read every
-    epoch. ``shuffle_frames`` puts each clip's frames in a random order (the control run of notebook 04).
-    """
+    needs. Training: a random window per video (the guide's "random" sampler); evaluation: every consecutive window
+    ("uniform"). ``short_side``: larger frames shrunk while decoded; ``cache_mb``: decoded videos kept per worker."""
 
     def __init__(self, paths: list[Path], labels: list[int], num_frames: int, clip_duration: float,
                  train: bool = True, short_side: int | None = None, cache_mb: float = 0,
@@ -180,13 +168,9 @@ def collate_uint8(examples: list[dict]) -> dict:
 class VideoBatchTransform(torch.nn.Module):
     """The guide's transforms on a uint8 (B, T, H, W, 3) batch, on its device: float (B, T, 3, size, size).
 
-    Training (module in train mode, or ``train=True``): /255, normalize, random short side scale in ``scale``
-    (default ``scale_range(size)``: 256-320 for 224), random ``size`` x ``size`` crop, horizontal flip with
-    probability ``hflip``, each drawn per clip as PyTorchVideo and torchvision draw them. Evaluation: /255,
-    normalize, resize to ``size`` x ``size`` (antialiased, as torchvision's ``Resize``). Normalizing commutes with
-    bilinear resampling, so it runs last, on fewer pixels; on the CPU the resampling runs on uint8 (torch's faster
-    kernel, within one grey level of float32), on a GPU in float32.
-    """
+    Training: random short side scale in ``scale``, random crop, flip with probability ``hflip``, drawn per clip;
+    evaluation: an antialiased resize. Normalizing commutes with bilinear resampling, so it runs last, on fewer
+    pixels; on the CPU the resampling runs on uint8 (torch's faster kernel), on a GPU in float32."""
 
     def __init__(self, mean: list[float], std: list[float], size: int, hflip: float = 0.5,
                  scale: tuple[int, int] | None = None):

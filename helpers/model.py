@@ -1,7 +1,7 @@
 """Model folders: the random-weights checkpoint of the offline presets, the one check of a model folder, the device.
 
-Introduced in 02_preprocess_and_visualize and 04_train, whose cells call ``from_pretrained`` as the guide does;
-which checkpoint a preset starts from is ``helpers.pretrain.base_checkpoint``.
+Introduced in 02_preprocess_and_visualize and 04_train; ``helpers.pretrain.base_checkpoint`` says which checkpoint a
+preset starts from.
 """
 
 from __future__ import annotations
@@ -31,12 +31,8 @@ class ModelFolderError(ValueError, FileNotFoundError):
 
 def check_model_folder(model: str | Path, preset: Preset | None = None, start: bool = False) -> str | Path:
     """Check a VideoMAE before ``from_pretrained`` reads it: return ``model``, or raise ModelFolderError naming the
-    file and the fix instead of a traceback from deep inside transformers or safetensors.
-
-    By default ``model`` is a trained folder to classify with (05_inference, ``helpers.predict``): config, complete
-    weights, image processor; ``preset`` names the preset to train if it is missing. With ``start`` it is what
-    training starts from (``VC_MODEL``), a folder or a Hub name, made for ``preset``'s clips: other frames or sizes
-    give another number of tokens, which the position embeddings would not fit."""
+    file and the fix. By default ``model`` is a trained folder to classify with (05_inference); with ``start``, what
+    training starts from (a folder or a Hub name), which must fit ``preset``'s clips."""
     path = Path(model).expanduser()
     local = not start or str(model).startswith((".", "/", "~")) or path.exists()
     if not local:  # a Hub name
@@ -133,10 +129,8 @@ def scratch_config(preset: Preset) -> VideoMAEConfig:
 
 
 def save_checkpoint(model, image_processor, folder: Path) -> Path:
-    """Write ``config.json``, ``model.safetensors`` and ``preprocessor_config.json``, the layout of
-    ``MCG-NJU/videomae-base``, from whichever process calls it (``save_pretrained`` writes nothing on a rank other
-    than 0). ``VideoMAEForVideoClassification.from_pretrained(folder, ..., ignore_mismatched_sizes=True)`` then
-    takes the encoder and adds a new head."""
+    """Write the layout of ``MCG-NJU/videomae-base`` (config, safetensors weights, image processor) from whichever
+    process calls it: ``save_pretrained`` writes nothing on a rank other than 0."""
     from safetensors.torch import save_model
 
     folder = Path(folder)
@@ -169,8 +163,6 @@ def scratch_checkpoint(preset: Preset, folder: Path | None = None) -> Path:
     save_checkpoint(VideoMAEForPreTraining(scratch_config(preset)),
                     VideoMAEImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
                     tmp)
-    if folder.is_dir() and not (folder / "model.safetensors").is_file():  # a folder without weights is made again
-        shutil.rmtree(folder, ignore_errors=True)
     try:
         tmp.rename(folder)
     except OSError:  # another process wrote it first: theirs is the same
@@ -200,9 +192,8 @@ def pick_device() -> str:
 
 
 def mixed_precision() -> dict[str, bool]:
-    """``TrainingArguments``' ``bf16`` and ``fp16``: bfloat16 on a GPU that computes it natively (Ampere and later),
-    float16 on other CUDA GPUs (T4, V100: there bf16 is only emulated, and VideoMAE's Conv3d may lack a kernel for
-    it), float32 on a CPU or Apple's MPS."""
+    """``TrainingArguments``' ``bf16`` and ``fp16``: bfloat16 where a GPU computes it natively, float16 on other
+    CUDA GPUs (T4, V100), float32 on a CPU or Apple's MPS."""
     if not torch.cuda.is_available():
         return {"bf16": False, "fp16": False}
     native = torch.cuda.is_bf16_supported(including_emulation=False)

@@ -1,15 +1,8 @@
-"""Classify any video file with a trained model folder: ``predict_files`` and a command line.
+"""Classify video files with a trained model folder: ``predict_files`` and ``python -m helpers.predict``.
 
-Introduced in 05_inference. From a shell::
-
-    python -m helpers.predict clip.mp4 other.avi my_videos/ --model outputs/cpu/model [--top-k 3] [--json]
-
-A folder stands for the videos in it (sub-folders included); without ``--model`` the newest model saved for the
-preset classifies them. The steps are ``pipeline("video-classification")``'s, written out so that each can fail
-with a message naming the file: ``helpers.video`` decodes (the reader of training and evaluation), the video
-processor's ``sample_frames`` picks ``model.config.num_frames`` frames spread over the whole video, the processor
-resizes and normalizes them, the model scores them. For a normal video the scores equal the pipeline's; a clip
-shorter than the model takes, which the pipeline refuses, is padded by repeating every frame in order.
+Introduced in 05_inference. The steps are ``pipeline("video-classification")``'s, written out so that each can fail
+with a message naming the file, and the scores equal the pipeline's; a clip shorter than the model takes, which the
+pipeline refuses, is padded by repeating every frame in order.
 """
 
 from __future__ import annotations
@@ -28,17 +21,8 @@ from helpers.model import check_model_folder
 from helpers.video import VIDEO_SUFFIXES, VideoError, is_video_name, read_frames, video_info
 
 
-def newest_model(preset) -> Path | None:
-    """The newest model folder saved for ``preset``: notebook 04's ``outputs/<preset>/model``, or ``<folder>/model``
-    of the script's folders in ``outputs/<preset>/``; None if there is none."""
-    name = preset.model_dir.name
-    found = [p for p in (preset.model_dir, *preset.output_dir.glob(f"*/{name}")) if (p / "config.json").is_file()]
-    return max(found, key=lambda p: (p / "config.json").stat().st_mtime, default=None)
-
-
 def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """(files, folders without a video): each folder replaced by the video files in it and its sub-folders, by
-    name (hidden files and macOS's ``._`` companions left out); files kept as they are."""
+    """(files, folders without a video): each folder replaced by the video files under it, hidden ones left out."""
     files, empty = [], []
     for path in map(Path, paths):
         if not path.is_dir():
@@ -149,11 +133,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_model() -> Path:
-    """The newest model saved for $PRESET; none saved: ModelFolderError saying how to train that preset's."""
+    """The newest model saved for $PRESET by notebook 04 or the script; none saved: ModelFolderError saying how to
+    train one."""
     from helpers.config import get_preset
 
     preset = get_preset()
-    model_dir = newest_model(preset)
+    found = [p for p in (preset.model_dir, *preset.output_dir.glob(f"*/{preset.model_dir.name}"))
+             if (p / "config.json").is_file()]
+    model_dir = max(found, key=lambda p: (p / "config.json").stat().st_mtime, default=None)
     if model_dir is None:
         return check_model_folder(preset.model_dir, preset)  # raises: there is no model there
     print(printable(f"Using the newest model saved for the {preset.name} preset: {model_dir}"), file=sys.stderr)

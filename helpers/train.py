@@ -1,8 +1,7 @@
-"""Fine-tuning VideoMAE with the Trainer: the model, the datasets, the arguments, and a script.
+"""Fine-tuning VideoMAE with the Trainer, and the script ``python -m helpers.train``.
 
-Introduced in 04_train, which writes the guide's code in its cells (``TrainingArguments``, ``collate_fn``,
-``compute_metrics``, ``Trainer``) and checks that it equals what this module builds for the script, ``python -m
-helpers.train``; 06_fast_pipeline trains with ``make_fast_datasets`` and ``VideoTrainer``.
+Introduced in 04_train, which writes the guide's code in its cells and checks it against this module's
+``training_arguments`` and ``collate_fn``; 06_fast_pipeline trains with ``VideoTrainer``.
 """
 
 from __future__ import annotations
@@ -85,10 +84,8 @@ class ShardedVideoSampler(torch.utils.data.Sampler):
 
 
 class VideoTrainer(Trainer):
-    """The Trainer with three additions for video: ``video_transform`` (the fast pipeline's ``VideoBatchTransform``)
-    applied to uint8 batches on the device, in train mode while the model trains; PyTorchVideo's iterable dataset
-    sharded between processes by ShardedVideoSampler instead of every process decoding every video; and a message
-    that says what to do when a loader worker dies."""
+    """The Trainer plus ``video_transform`` (``VideoBatchTransform``) applied to uint8 batches on the device, an
+    iterable dataset sharded between processes (``ShardedVideoSampler``), and a message when a loader worker dies."""
 
     def __init__(self, *args, video_transform: VideoBatchTransform | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -147,18 +144,9 @@ class ReportEpochs(TrainerCallback):
     on_epoch_end = on_step_end
 
 
-def argument_differences(ours: TrainingArguments, theirs: TrainingArguments,
-                         ignore: tuple[str, ...] = ("output_dir", "logging_dir")) -> dict:
-    """The fields where two ``TrainingArguments`` differ, {field: (ours, theirs)}: notebook 04 checks its arguments
-    against ``training_arguments`` (the script's), so that the two cannot drift apart."""
-    a, b = ours.to_dict(), theirs.to_dict()
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k) != b.get(k)}
-
-
 def new_run_dir(base: Path, resume: bool = False) -> Path:
-    """A new folder under ``base`` named by the time (``runs/20261125-143005``), or with ``resume`` the newest one,
-    locked for this process until it ends or asks for another (04_train): a run never mixes its checkpoints with
-    another's, and a ``base`` that cannot be written stops here, naming it and the fix."""
+    """A new folder under ``base`` named by the time, or with ``resume`` the newest one, locked for this process
+    until it ends or asks for another (04_train): a run never mixes its checkpoints with another's."""
     base = check_writable(Path(base))
     runs = sorted(p for p in base.glob("[0-9]*-[0-9]*") if p.is_dir())
     if resume and runs:
@@ -193,8 +181,7 @@ def _hold_one(base: Path, run: Path) -> Path:
 
 
 class SkippedClipWarnings(logging.Handler):
-    """PyTorchVideo silently draws another video when one fails to decode mid-epoch (it logs that at debug level
-    only): turn each such message into a warning that names the file."""
+    """PyTorchVideo only logs (at debug level) that it drew another video for one it could not decode: warn."""
 
     def emit(self, record: logging.LogRecord) -> None:
         warnings.warn(f"PyTorchVideo skipped a video it could not read and drew another one instead: "
@@ -202,16 +189,8 @@ class SkippedClipWarnings(logging.Handler):
                       stacklevel=2)
 
 
-def warn_on_skipped_clips() -> None:
-    """Install SkippedClipWarnings on PyTorchVideo's dataset logger (once; loader workers inherit it)."""
-    logger = logging.getLogger("pytorchvideo.data.labeled_video_dataset")
-    if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):
-        logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
-        logger.setLevel(logging.DEBUG)
-
-
 def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, str], verbose: bool = True):
-    """The model with a new head for our labels, and its image processor: what notebook 04 loads, as the guide."""
+    """The model with a new head for our labels, and its image processor, as notebook 04 loads them."""
     checkpoint = base_checkpoint(preset)
     if verbose:
         print(head_message(checkpoint, label2id))
@@ -226,11 +205,13 @@ def build_model(preset: Preset, label2id: dict[str, int], id2label: dict[int, st
 
 
 def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
-    """PyTorchVideo datasets for train, val and test, as in the guide (its ``Ucf101`` is this dataset over a folder),
-    of the videos ``labelled_videos`` checked, read by ``upright_videos``."""
+    """The guide's PyTorchVideo datasets for train, val and test, of the videos ``labelled_videos`` checked."""
     from pytorchvideo.data import LabeledVideoDataset, make_clip_sampler
 
-    warn_on_skipped_clips()
+    logger = logging.getLogger("pytorchvideo.data.labeled_video_dataset")
+    if not any(isinstance(h, SkippedClipWarnings) for h in logger.handlers):  # once; loader workers inherit it
+        logger.addHandler(SkippedClipWarnings(level=logging.DEBUG))
+        logger.setLevel(logging.DEBUG)
     label2id, _ = label_maps(class_names(root))
     train_transform, val_transform = build_transforms(
         image_processor, preset.num_frames, preset.hflip, shuffle_frames=shuffle_frames,
@@ -253,16 +234,13 @@ def make_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: b
 
 
 def upright_videos(image_processor) -> UprightVideos:
-    """The reader of the guide's datasets (``dataset.video_path_handler``, 02_preprocess_and_visualize): unlike
-    PyTorchVideo's, it reads the stream a player shows, upright (a phone video is not sideways), and shrinks frames
-    larger than the transforms need as it decodes them (4K input would take gigabytes per clip)."""
+    """The guide's datasets' ``video_path_handler`` (02_preprocess_and_visualize): ``helpers.video``'s reader,
+    frames shrunk while decoded to what the transforms need."""
     return UprightVideos(short_side=max(scale_range(frame_size(image_processor))[1], KEEP_SHORT_SIDE))
 
 
 def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_frames: bool = False) -> dict:
-    """``helpers.fast`` datasets for train, val and test: uint8 clips, decoded only as far as a clip needs, for
-    ``collate_uint8`` and ``VideoTrainer(video_transform=batch_transform(...))``. Training draws one random clip per
-    video and epoch, as the guide's "random" sampler; val and test cut every video into consecutive clips."""
+    """``FastVideoDataset``s for train, val and test, the datasets of the fast pipeline (06_fast_pipeline)."""
     label2id, _ = label_maps(class_names(root))
     datasets = {}
     for split in ("train", "val", "test"):
@@ -274,11 +252,6 @@ def make_fast_datasets(preset: Preset, root: Path, image_processor, shuffle_fram
     return datasets
 
 
-def batch_transform(preset: Preset, image_processor) -> VideoBatchTransform:
-    """The fast pipeline's transforms (the guide's, on whole batches), from the image processor's values."""
-    return VideoBatchTransform.from_processor(image_processor, hflip=preset.hflip)
-
-
 def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
     """Stack clips into the model's (batch, frames, channels, height, width) ``pixel_values``."""
     # PyTorchVideo gives (channels, frames, height, width); VideoMAE wants frames first
@@ -287,14 +260,10 @@ def collate_fn(examples: list[dict]) -> dict[str, torch.Tensor]:
     return {"pixel_values": pixel_values, "labels": labels}
 
 
-def load_accuracy():
-    """The accuracy metric through ``evaluate``, from the project's own module: no network needed."""
-    return evaluate.load(str(METRIC_DIR))
-
-
 def make_compute_metrics():
-    """``compute_metrics`` for the Trainer: argmax of the logits, then accuracy."""
-    metric = load_accuracy()
+    """``compute_metrics`` for the Trainer: argmax of the logits, then accuracy (the project's own copy of
+    ``evaluate``'s metric: no network needed)."""
+    metric = evaluate.load(str(METRIC_DIR))
 
     def compute_metrics(eval_pred):
         predictions = np.argmax(eval_pred.predictions, axis=1)
@@ -304,8 +273,8 @@ def make_compute_metrics():
 
 
 def steps_per_epoch(num_videos: int, batch_size: int, workers: int, processes: int = 1) -> int:
-    """Batches in one pass over the training videos: each process gets num_videos // processes of them, each
-    loader worker a near-equal share of those, and every worker ends its share with its own, smaller batch."""
+    """Batches in one pass over the training videos: every loader worker of every process ends its share of the
+    videos with its own, smaller batch."""
     per_process = num_videos // processes
     shares = max(1, workers)
     sizes = [per_process // shares + (1 if i < per_process % shares else 0) for i in range(shares)]
@@ -333,7 +302,7 @@ def training_arguments(preset: Preset, output_dir: Path, num_train_videos: int, 
         dataloader_num_workers=workers, use_cpu=pick_device() == "cpu",
         **mixed_precision(),  # bf16 where the GPU has it natively, fp16 on other CUDA GPUs, else float32
         # off: the Trainer reloads the best checkpoint without converting VideoMAE's q_bias/v_bias names, keeping the
-        # last epoch's biases; load_best_checkpoint reloads it with from_pretrained, which converts them
+        # last epoch's biases; run_training reloads it with from_pretrained, which converts them
         load_best_model_at_end=False,
         # off: the Trainer would create the Hub repository before training, so an unreachable Hub would cost the run;
         # run_training pushes the saved model folder at the end instead (push_model_folder)
@@ -347,7 +316,7 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     model, processor = build_model(preset, label2id, id2label)
     if preset.pipeline == "fast":
         datasets = make_fast_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
-        collator, transform = collate_uint8, batch_transform(preset, processor)
+        collator, transform = collate_uint8, VideoBatchTransform.from_processor(processor, hflip=preset.hflip)
     else:
         datasets = make_datasets(preset, root, processor, shuffle_frames=shuffle_frames)
         collator, transform = collate_fn, None
@@ -363,19 +332,10 @@ def make_trainer(preset: Preset, root: Path, output_dir: Path, shuffle_frames: b
     return trainer, datasets
 
 
-def load_best_checkpoint(trainer: Trainer) -> str | None:
-    """Put the best checkpoint's weights (by validation accuracy) into ``trainer.model``; return its path."""
-    best = trainer.state.best_model_checkpoint
-    if best:
-        trainer.model = type(trainer.model).from_pretrained(best).to(trainer.args.device)
-    return best
-
-
 def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False) -> Path:
     """Refuse to train into a folder that holds an earlier run (``RUN_ENTRIES``), unless asked to overwrite or
-    resume; OutputError naming the folder and the fix if it cannot be written. Other files there (executed
-    notebooks, plots, yours) are no run and never deleted: ``overwrite`` removes a run only from a folder that holds
-    nothing else, since a ``model`` folder beside your files may be yours."""
+    resume. ``overwrite`` removes a run only from a folder that holds nothing else: a ``model`` beside your files
+    may be yours."""
     path = Path(path)
     ours = [path / name for name in RUN_ENTRIES if (path / name).exists() or (path / name).is_symlink()]
     others = sorted(p.name for p in path.iterdir() if p.name not in (*RUN_ENTRIES, LOCK_NAME)) if path.is_dir() else []
@@ -403,8 +363,7 @@ def prepare_output_dir(path: Path, overwrite: bool = False, resume: bool = False
 
 
 def save_model_folder(trainer: Trainer, model_dir: Path) -> Path:
-    """Write the weights (safetensors), the config with the label maps and the image processor into one folder;
-    unlike ``trainer.save_model``, without ``training_args.bin``, a pickle that nothing here needs."""
+    """Write the weights, the config with the label maps and the image processor (no ``training_args.bin``)."""
     trainer.model.save_pretrained(model_dir)
     trainer.processing_class.save_pretrained(model_dir)
     return Path(model_dir)
@@ -472,8 +431,7 @@ def hub_failure(err: BaseException, repo_id: str, model_dir: Path) -> str:
 
 
 def push_model_folder(model_dir: Path, repo_id: str) -> str:
-    """Upload a saved model folder to the Hub (the token from HF_TOKEN or a stored login); return the repo's URL,
-    or raise HubPushError with one message (why, the fix, where the model is saved)."""
+    """Upload a saved model folder to the Hub; return the repo's URL, or raise HubPushError (``hub_failure``)."""
     from huggingface_hub import create_repo, upload_folder
 
     try:
@@ -487,8 +445,8 @@ def push_model_folder(model_dir: Path, repo_id: str) -> str:
 
 def run_training(preset: Preset, output_dir: Path, resume: bool = False, overwrite: bool = False,
                  shuffle_frames: bool = False) -> dict:
-    """Train, evaluate on the test split (per clip and per video), save the model, push it if asked: what the
-    script does. Another run in ``output_dir`` at the same time is refused (OutputError)."""
+    """What the script does: train, evaluate on the test split (per clip and per video), save, push if asked.
+    Another run in ``output_dir`` at the same time is refused (OutputError)."""
     state = PartialState()  # joins the process group when started by torchrun or accelerate launch
     output_dir = Path(output_dir)
     # on CPU, torchrun's processes are no process group yet (the Trainer makes one), so each says it is the main one
@@ -513,7 +471,10 @@ def _train_evaluate_save(preset: Preset, root: Path, output_dir: Path, resume: b
         print(f"Resuming from {checkpoint}" if checkpoint else "No checkpoint to resume from: starting afresh.")
     with clear_write_errors(run_dir):
         trainer.train(resume_from_checkpoint=checkpoint)
-    print(f"Best checkpoint by validation accuracy: {load_best_checkpoint(trainer)}")
+    best = trainer.state.best_model_checkpoint  # by validation accuracy
+    if best:
+        trainer.model = type(trainer.model).from_pretrained(best).to(trainer.args.device)
+    print(f"Best checkpoint by validation accuracy: {best}")
     metrics = {"test accuracy per clip": trainer.evaluate(datasets["test"], metric_key_prefix="test")["test_accuracy"]}
     if not trainer.is_world_process_zero():
         return metrics

@@ -1,8 +1,7 @@
 """The guide's PyTorchVideo transform chains, for the training script.
 
-Introduced in 02_preprocess_and_visualize, which writes the same chains in its cells and checks that they give the
-same output as ``build_transforms`` (what the training script uses). PyTorchVideo imports on current torchvision
-thanks to ``helpers.compat``.
+Introduced in 02_preprocess_and_visualize, which writes the same chains in its cells and checks them against
+``build_transforms``.
 """
 
 from __future__ import annotations
@@ -46,32 +45,11 @@ def build_transforms(image_processor, num_frames: int, hflip: float = 0.5,
     """The train and val/test transforms of the guide, driven by the image processor's mean, std and size."""
     mean, std = image_processor.image_mean, image_processor.image_std
     height = width = frame_size(image_processor)
-    control = [ShuffleFrames()] if shuffle_frames else []
+    # the guide's two chains share their first steps; ShuffleFrames is the control run's addition
+    common = [UniformTemporalSubsample(num_frames), *([ShuffleFrames()] if shuffle_frames else []), scale_to_unit,
+              Normalize(mean, std)]
     low, high = scale_range(height)
-    train = Compose([
-        ApplyTransformToKey(
-            key="video",
-            transform=Compose([
-                UniformTemporalSubsample(num_frames),
-                *control,
-                scale_to_unit,
-                Normalize(mean, std),
-                RandomShortSideScale(min_size=low, max_size=high),
-                RandomCrop((height, width)),
-                RandomHorizontalFlip(p=hflip),
-            ]),
-        ),
-    ])
-    val = Compose([
-        ApplyTransformToKey(
-            key="video",
-            transform=Compose([
-                UniformTemporalSubsample(num_frames),
-                *control,
-                scale_to_unit,
-                Normalize(mean, std),
-                Resize((height, width)),
-            ]),
-        ),
-    ])
-    return train, val
+    train = [RandomShortSideScale(min_size=low, max_size=high), RandomCrop((height, width)),
+             RandomHorizontalFlip(p=hflip)]
+    return (Compose([ApplyTransformToKey(key="video", transform=Compose([*common, *train]))]),
+            Compose([ApplyTransformToKey(key="video", transform=Compose([*common, Resize((height, width))]))]))

@@ -1,8 +1,7 @@
-"""Reading and writing video files with PyAV, which carries its own FFmpeg: the one reader of every step.
+"""Reading and writing video files with PyAV: the one reader of every step (01_load_data).
 
-Introduced in 01_load_data. The scan, both training pipelines, the evaluation, the GIFs and ``helpers.predict`` read
-videos here, so they agree on what a video is: the stream a player shows (never a cover picture), frames upright (a
-phone's rotation applied), and one message for each kind of file that is not a usable video.
+Every step agrees on what a video is: the stream a player shows (never a cover picture), frames upright (a phone's
+rotation applied), and one message for each kind of file that is not a usable video.
 """
 
 from __future__ import annotations
@@ -144,8 +143,7 @@ def check_file(path: Path) -> Path:
 
 
 def frame_rate(stream: av.video.stream.VideoStream, path: Path) -> float:
-    """Frames per second of ``stream`` as its header gives them; VideoError naming the file and the fix for 0 fps
-    (a clip of N seconds would have no frames): the one verdict of the scan, both pipelines and predict."""
+    """Frames per second from ``stream``'s header; VideoError for 0 fps (its clips would have no frames)."""
     fps = float(stream.average_rate or stream.guessed_rate or 0)
     if not fps > 0:
         raise VideoError(f"{path}: its header gives 0 frames per second, so its clips have no length. Re-encode it "
@@ -280,35 +278,22 @@ def read_frames(path: Path, indices: list[int] | None = None, short_side: int | 
 # --- the guide's PyTorchVideo datasets through this reader -------------------------------------------------------
 
 class UprightClips:
-    """One video with the interface of PyTorchVideo's ``EncodedVideo`` (``duration``, ``get_clip``, ``close``,
-    ``name``), read by this module.
-
-    ``get_clip`` gives what PyTorchVideo's PyAV decoder gives, the frames whose timestamps fall in ``[start, end)``
-    as float32 (C, T, H, W) in 0-255, so the guide's transforms and clip samplers see the same clips; above
-    ``MAX_FPS`` it keeps one frame per 1/``MAX_FPS`` s. With ``short_side``, larger frames are first shrunk by
-    swscale, in uint8 (give the largest the transforms scale to): a 4K clip then takes what a 320p one takes."""
+    """One video with the interface of PyTorchVideo's ``EncodedVideo`` (``name``, ``duration``, ``get_clip``,
+    ``close``): the same clips as PyTorchVideo's PyAV decoder, upright, at most ``MAX_FPS`` frames per second, frames
+    larger than ``short_side`` shrunk in uint8 as they are decoded."""
 
     def __init__(self, path: str | Path, short_side: int | None = None):
         self.path, self.short_side = check_file(path), short_side
+        self.name = self.path.name
         self._container, self._stream = _open(self.path)
         self._time_base, self._start = self._stream.time_base, self._stream.start_time or 0
         # PyTorchVideo takes the header's duration; without one (MPEG-PS, ASF), the decoded frames at their rate
         # (video_info's verdict is cached: the scan decoded the file before the loader forked)
         if self._stream.duration:
-            self._duration = float(self._stream.duration * self._stream.time_base)
+            self.duration = float(self._stream.duration * self._stream.time_base)
         else:
             info = video_info(self.path)
-            self._duration = info["frames"] / info["fps"]
-
-    @property
-    def name(self) -> str:
-        """The file name, as PyTorchVideo gives it (``video_name`` in each sample)."""
-        return self.path.name
-
-    @property
-    def duration(self) -> float:
-        """Seconds of video."""
-        return self._duration
+            self.duration = info["frames"] / info["fps"]
 
     def _pts(self, seconds: float) -> float:
         # PyTorchVideo's secs_to_pts(..., round_mode="ceil")
@@ -359,13 +344,11 @@ class UprightClips:
 
 
 class UprightVideos:
-    """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset`` that reads its videos with ``UprightClips``:
-    ``dataset.video_path_handler = UprightVideos(short_side=320)``."""
+    """A ``video_path_handler`` for PyTorchVideo's ``LabeledVideoDataset`` that reads with ``UprightClips``."""
 
     def __init__(self, short_side: int | None = None):
         self.short_side = short_side
 
     def video_from_path(self, filepath: str, decode_audio: bool = False, decoder: str = "pyav",
                         fps: int = 30) -> UprightClips:
-        """The video at ``filepath`` (audio is not read: the tutorial's datasets take ``decode_audio=False``)."""
         return UprightClips(filepath, self.short_side)

@@ -1,7 +1,4 @@
-"""Looking at videos: raw frames, preprocessed clips as animated GIFs, training curves.
-
-Introduced in 01_load_data (frames) and 02_preprocess_and_visualize (GIFs).
-"""
+"""Looking at videos and results: frames, GIFs, training curves, confusion matrices (01 to 05)."""
 
 from __future__ import annotations
 
@@ -10,17 +7,6 @@ from pathlib import Path
 import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-
-
-def to_uint8_frames(clip: torch.Tensor, mean: list[float], std: list[float]) -> np.ndarray:
-    """Undo the normalization of a (C, T, H, W) clip and return (T, H, W, 3) uint8 frames."""
-    if clip.ndim != 4 or clip.shape[0] != 3:
-        raise ValueError(f"expected a (3, T, H, W) clip, got shape {tuple(clip.shape)}")
-    mean_t = torch.tensor(mean, dtype=clip.dtype).view(3, 1, 1, 1)
-    std_t = torch.tensor(std, dtype=clip.dtype).view(3, 1, 1, 1)
-    pixels = (clip * std_t + mean_t).clamp(0, 1) * 255
-    return pixels.round().to(torch.uint8).permute(1, 2, 3, 0).numpy()
 
 
 def side_by_side(*clips: np.ndarray, gap: int = 4) -> np.ndarray:
@@ -46,6 +32,14 @@ def save_gif(frames: np.ndarray, path: Path, fps: float = 4.0, scale: int = 1) -
     return path
 
 
+def _saved(fig, path: Path | None, dpi: int = 80):
+    """``fig``, written to ``path`` first if one is given."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
 def show_gif(path: Path):
     """Display a GIF inline in Jupyter (outside Jupyter, returns the display object)."""
     from IPython.display import Image
@@ -68,10 +62,7 @@ def show_frames(rows: dict[str, np.ndarray], title: str = "", path: Path | None 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=80)
-    return fig
+    return _saved(fig, path)
 
 
 def plot_history(log_history: list[dict], path: Path | None = None):
@@ -84,10 +75,7 @@ def plot_history(log_history: list[dict], path: Path | None = None):
     right.plot(*zip(*val, strict=True), marker="o", color="tab:green")
     right.set(xlabel="step (end of each epoch)", ylabel="accuracy", title="Validation accuracy", ylim=(0, 1.02))
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=80)
-    return fig
+    return _saved(fig, path)
 
 
 CAPTION_PX = 18  # caption text height: legible on a projector next to frames of 256 pixels or more
@@ -128,10 +116,7 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path
                 color="white" if count > matrix.max() / 2 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=80)
-    return fig
+    return _saved(fig, path)
 
 
 def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: Path | None = None,
@@ -144,10 +129,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
     for row, value in enumerate(accuracy):
         ax.text(min(value + 0.01, 0.9), row, f"{value:.2f}", va="center")
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=80)
-    return fig
+    return _saved(fig, path)
 
 
 def preview(path: Path, lines: list[str], num_frames: int = 16, height: int = 256) -> np.ndarray:
@@ -184,9 +166,7 @@ def plot_curves(curves: dict[str, list[list[tuple[int, float]]]], path: Path | N
     if curves:
         ax.legend(loc="upper left")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100)
-    return fig
+    return _saved(fig, path, dpi=100)
 
 
 def panels_gif(panels: dict[str, np.ndarray], title: str, path: Path, fps: float = 4.0, scale: int = 1):

@@ -70,8 +70,8 @@ def read_only_folder(tmp_path):
 
 
 def test_a_read_only_hf_home_still_computes_the_accuracy(read_only_folder):
-    code = ("from helpers.train import load_accuracy\n"
-            "print(load_accuracy().compute(predictions=[1, 0], references=[1, 1])['accuracy'])")
+    code = ("import evaluate\nfrom helpers.train import METRIC_DIR\n"
+            "print(evaluate.load(str(METRIC_DIR)).compute(predictions=[1, 0], references=[1, 1])['accuracy'])")
     env = {**os.environ, "HF_HOME": str(read_only_folder), "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
                             env=env)

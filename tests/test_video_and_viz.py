@@ -4,10 +4,9 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import torch
 
 from helpers.video import VideoError, read_frames, video_info
-from helpers.viz import save_gif, side_by_side, to_uint8_frames
+from helpers.viz import save_gif, side_by_side
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -22,15 +21,6 @@ def test_gif_has_every_frame_at_the_right_size(tmp_path):
 def test_side_by_side_keeps_frame_count_and_adds_widths():
     a, b = np.zeros((5, 10, 12, 3), np.uint8), np.zeros((5, 10, 8, 3), np.uint8)
     assert side_by_side(a, b, gap=2).shape == (5, 10, 22, 3)
-
-
-def test_unnormalizing_inverts_the_normalization():
-    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    pixels = torch.randint(0, 256, (3, 4, 6, 6)).float()
-    normalized = (pixels / 255 - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(std).view(3, 1, 1, 1)
-    frames = to_uint8_frames(normalized, mean, std)
-    assert frames.shape == (4, 6, 6, 3)
-    assert np.array_equal(frames, pixels.permute(1, 2, 3, 0).numpy().astype(np.uint8))
 
 
 @pytest.mark.parametrize("content,message", [(b"", "empty"), (b"hello, not a video", "cannot be decoded")])
