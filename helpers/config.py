@@ -191,7 +191,7 @@ class Preset:
     mask_ratio: float = 0.9  # VideoMAE's (checked with image_size and patch_size)
     # --- notebook 04's check that pretraining pays: the pretrained checkpoint and random weights, fine-tuned for
     # compare_steps steps each (0: skip) on compare_groups groups per class, compare_seeds seeds each
-    compare_steps: int = knob(0, lambda value: value >= 0, "must be 0 (no comparison) or more, e.g. 300")
+    compare_steps: int = knob(0, lambda value: value >= 0, "must be 0 (no comparison) or more, e.g. 200")
     compare_groups: int = knob(1, *at_least(1, "groups per class in the small labelled set of the comparison"))
     compare_seeds: int = knob(3, *at_least(1, "runs per start in the comparison, one seed each"))
     compare_lr_pretrained: float = knob(3e-4, *above_zero("3e-4"))  # each start's rate: benchmarks.compare_grid
@@ -272,7 +272,7 @@ PRESETS: dict[str, Preset] = {
     # rates are benchmarks.compare_grid's choice
     "cpu": Preset(
         name="cpu", pretrain_steps=30, pretrain_batch_size=16, pretrain_learning_rate=3e-4,
-        compare_steps=300, compare_lr_pretrained=3e-3, compare_lr_scratch=3e-3, train_groups=16,
+        compare_steps=200, compare_lr_pretrained=3e-3, compare_lr_scratch=3e-3, train_groups=16,
         min_seconds=1.5, max_seconds=2.0, sample_rate=4, patch_size=8, batch_size=4, learning_rate=3e-4,
         weight_decay=0.05, num_epochs=12,
     ),

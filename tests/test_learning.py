@@ -76,6 +76,5 @@ def test_on_a_small_labelled_set_the_comparison_holds_over_its_seeds(preset, tmp
     chance = 1 / len(label2id)
     # both starts learn with their own learning rate: the mean over seeds is well above chance
     assert pretrained.mean() >= chance + 0.2 and scratch.mean() >= chance + 0.2
-    # and notebook 03's seconds of pretraining give no clear head start: measured on the validation videos, 0.630
-    # against 0.620 (3e-3 each, 3 seeds, 300 steps), on the test videos 0.589 against 0.669 (benchmarks/RESULTS.md)
+    # and notebook 03's seconds of pretraining give no clear head start (benchmarks/RESULTS.md, "Which start")
     assert pretrained.mean() - scratch.mean() < 0.10
