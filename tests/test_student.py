@@ -81,6 +81,24 @@ def test_make_student_writes_both_editions_without_solutions_or_outputs(tmp_path
                     assert theirs.source == ours.source, f"{where}: changed although it holds no exercise"
 
 
+def test_make_student_again_never_replaces_a_notebook_with_a_learners_answers(tmp_path, capsys):
+    assert student.main(["--out", str(tmp_path)]) == 0
+    assert student.main(["--out", str(tmp_path)]) == 0  # an unchanged edition is simply written again
+    answered = tmp_path / "en" / notebooks("en")[0].name
+    nb = nbformat.read(answered, as_version=4)
+    answer = next(cell for cell in nb.cells if role(cell) == "answer")
+    answer.source = answer.source.replace(student.STUB, "my_answer = 42")
+    nbformat.write(nb, answered)
+    mine = answered.read_bytes()
+    other = tmp_path / "ko" / notebooks("ko")[1].name
+    other.unlink()
+    assert student.main(["--out", str(tmp_path)]) == 1
+    assert answered.read_bytes() == mine, "the learner's answers were overwritten"
+    assert not other.exists(), "something was written although the run refused"
+    error = capsys.readouterr().err
+    assert str(answered) in error and "STUDENT_DIR" in error
+
+
 def test_a_student_notebook_runs_and_each_check_fails_with_its_hint(tmp_path, monkeypatch):
     """Notebook 01 of the student edition on the smoke preset: every check cell
     fails with the stub's message or its own hint (never an error from inside helpers), every other cell runs."""

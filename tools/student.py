@@ -64,16 +64,21 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "") -> nbformat.Note
 
 
 def write_student_edition(out_dir: Path, editions: tuple[str, ...] = tuple(EDITIONS)) -> list[Path]:
-    """The student notebooks of ``editions`` into ``out_dir/<edition>/``; returns their paths."""
-    written = []
-    for edition in editions:
-        folder = out_dir / edition
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in notebooks(edition):
-            target = folder / path.name
-            nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
-            written.append(target)
-    return written
+    """The student notebooks of ``editions`` into ``out_dir/<edition>/``; returns their paths. A notebook already
+    there that differs from the one it would write (a learner's answers, or a teacher's notebook) is never replaced:
+    ValueError naming it, and nothing is written."""
+    planned = {out_dir / edition / path.name: nbformat.writes(student_notebook(nbformat.read(path, as_version=4),
+                                                                                path.name)) + "\n"
+               for edition in editions for path in notebooks(edition)}
+    kept = [target for target, text in planned.items() if target.exists() and target.read_text("utf-8") != text]
+    if kept:
+        raise ValueError(f"{len(kept)} notebook(s) in {out_dir} differ from the student edition, e.g. {kept[0]} "
+                         "(answers written in it?); nothing was replaced. Move them away, or write the edition "
+                         "elsewhere: --out, or STUDENT_DIR for make student")
+    for target, text in planned.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, "utf-8")
+    return list(planned)
 
 
 def main(argv: list[str] | None = None) -> int:
