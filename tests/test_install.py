@@ -58,6 +58,19 @@ def test_without_the_package_the_first_cell_prints_what_to_install_and_does_not_
     assert ("set PROJECT at the top of this cell" in result.stdout) == (where != "a terminal's Python")
 
 
+def test_with_the_package_but_a_requirement_missing_the_first_cell_names_it_and_says_to_install_the_requirements(
+        tmp_path):
+    fake = tmp_path / "site" / "helpers"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import a_requirement_not_installed\n")
+    code = f"import sys; sys.path.insert(0, {str(fake.parent)!r})\n" + install_cell(str(tmp_path / "project"))
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=clean_env(HOME=str(tmp_path)),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "git clone" not in result.stdout + result.stderr
+    assert "No module named 'a_requirement_not_installed': install the project's requirements" in result.stderr
+    assert "-m pip install -e" in result.stderr
+
+
 def fresh_venv(root: Path) -> Path:
     """A new virtual environment that sees this environment's packages through a .pth file (no download), but not
     the project: the package itself is not in them, only its metadata."""
