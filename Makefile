@@ -87,12 +87,12 @@ STUDENT_DIR ?= outputs/student
 student: setup
 	$(PY) tools/student.py --out "$(STUDENT_DIR)"
 
-# pytest runs the notebooks too: the English ones under nbmake and twice in one kernel (tests/test_notebooks.py), the
-# Korean ones once through the tutorial command (tests/test_tutorial_run.py)
+# pytest runs the notebooks too: the English ones twice in one kernel (tests/test_notebooks.py), the Korean ones
+# (the same code, tests/test_editions.py) once under nbmake
 test: setup
 	$(VENV)/bin/ruff check helpers tests notebooks benchmarks tools
 	PRESET=smoke TUTORIAL_OUTPUT=$$(mktemp -d) TQDM_DISABLE=1 $(PY) -m pytest -q -m "not learning" tests \
-	  --nbmake notebooks/*.ipynb
+	  --nbmake notebooks/ko/*.ipynb
 
 test-learning: setup
 	TQDM_DISABLE=1 $(PY) -m pytest -q -m learning tests

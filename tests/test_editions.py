@@ -1,6 +1,6 @@
 """The Korean edition (notebooks/ko/) against the English one: the same cells in the same order, identical code,
-Korean prose that translates the English text of today. Its one run in `make test` is
-`tests/test_tutorial_run.py`'s, through `make tutorial EDITION=ko`'s command into its own folder."""
+Korean prose that translates the English text of today. Its one run in `make test` is nbmake's (the Makefile);
+`tests/test_runs.py` runs `make tutorial EDITION=ko`'s command on notebook 04 into its own folder."""
 
 import copy
 import shutil

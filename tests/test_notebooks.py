@@ -46,7 +46,7 @@ def all_text(nb) -> str:
 
 def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp_path, monkeypatch):
     """Run All, then Run All again in the same kernel and the same output folder, as a class would. This is the run
-    of the English notebooks in `make test` (the Korean ones run in tests/test_tutorial_run.py). Notebook 06 goes
+    of the English notebooks in `make test` (the Korean ones run once, under nbmake). Notebook 06 goes
     first, into an output folder that does not exist yet: a learner may open it first, so it must not rely on
     folders that the earlier notebooks create."""
     output = tmp_path / "out"

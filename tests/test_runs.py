@@ -26,6 +26,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "VC_NUM_WORKERS": "0", "PRESET": "smoke"}
 SCRIPT = [sys.executable, "-m", "helpers.train", "--preset", "smoke"]
 FAKE_TOKEN = "hf_FakeTokenForThePushTest1234567890abcd"
+sys.path.insert(0, str(PROJECT / "tools"))
+import editions  # noqa: E402
 
 
 def start(command: list, env: dict | None = None, **kwargs) -> subprocess.Popen:
@@ -138,14 +140,21 @@ def test_resume_with_another_value_than_1_is_refused(tmp_path, monkeypatch, caps
     assert "RESUME=yes: use RESUME=1" in capsys.readouterr().err
 
 
-def test_notebook_04_with_resume_continues_an_interrupted_run_from_its_last_checkpoint(tmp_path):
-    env = {**ENV, "TUTORIAL_OUTPUT": str(tmp_path), "VC_NUM_EPOCHS": "8"}
-    command = [sys.executable, "-m", "helpers.tutorial", "--preset", "smoke", "--only", "04"]
-    runs = tmp_path / "smoke" / "runs"
+def test_the_tutorial_command_resumes_an_interrupted_notebook_04_in_the_korean_editions_folder(tmp_path):
+    """`make tutorial EDITION=ko RESUME=1` after a kill: the command runs notebooks/ko/ into <output>/ko/<preset>/,
+    continues the interrupted run from its last checkpoint, and never writes the token anywhere. (Its code is the
+    English code, tests/test_editions.py; nbmake runs the whole Korean series in `make test`.)"""
+    import time
+
+    made = subprocess.run(["make", "-n", "tutorial", "EDITION=ko"], cwd=PROJECT, capture_output=True, text=True)
+    assert "--edition ko" in made.stdout, made.stdout
+    env = {**ENV, "TUTORIAL_OUTPUT": str(tmp_path), "VC_NUM_EPOCHS": "4", "VC_COMPARE_STEPS": "0",
+           "HF_TOKEN": FAKE_TOKEN}
+    command = [sys.executable, "-m", "helpers.tutorial", "--preset", "smoke", "--only", "04", "--edition", "ko"]
+    out = tmp_path / "ko" / "smoke"
+    runs = out / "runs"
     first = start(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        import time
-
         deadline = time.monotonic() + 600
         while not list(runs.glob("*/checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
             assert first.poll() is None, "the first run ended before it could be interrupted"
@@ -163,17 +172,26 @@ def test_notebook_04_with_resume_continues_an_interrupted_run_from_its_last_chec
 
     result = run(command, env={**env, "RESUME": "1"}, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert not result.stderr.strip(), f"the tutorial command printed to stderr: {result.stderr[-2000:]}"
+    assert str(out) in result.stdout
+    assert not (tmp_path / "smoke").exists(), "the Korean run wrote into the English edition's folder"
     assert [p.name for p in runs.iterdir() if p.is_dir()] == [run_dir.name], "resume started another run"
     final = complete(run_dir)[-1]
     final_state = json.loads((final / "trainer_state.json").read_text())
     assert final_state["global_step"] == final_state["max_steps"] > state["global_step"]
     assert final_state["log_history"][0].get("marked") == "before the interruption"
-    nb = nbformat.read(tmp_path / "smoke" / "notebooks" / "04_train.ipynb", as_version=4)
+    assert (out / "model" / "model.safetensors").exists()
+    nb = nbformat.read(out / "notebooks" / "04_train.ipynb", as_version=4)
+    assert editions.HANGUL.search(nb.cells[0].source), "the executed copy is not the Korean notebook"
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert f"Resuming {run_dir} from {interrupted.name}." in printed
     errors = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
                      if o.get("name") == "stderr")
     assert "unexpected keys" not in errors, errors  # the resumed model got all of the checkpoint's weights
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert FAKE_TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
+    assert FAKE_TOKEN not in result.stdout
 
 
 def test_a_checkpoint_loaded_as_the_trainer_resumes_gives_back_every_weight(tmp_path):
