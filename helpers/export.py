@@ -21,9 +21,11 @@ def export_onnx(model, path: Path) -> Path:
     example = torch.zeros(2, config.num_frames, config.num_channels, config.image_size, config.image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the torch.export-based exporter (dynamo=True), PyTorch's default: the TorchScript one (dynamo=False) warns that
-    # it will be removed and prints tracer warnings a learner cannot act on
+    # it will be removed and prints tracer warnings a learner cannot act on. One file (external_data=False): the
+    # weights inside, not in a model.onnx.data beside it that a copy of the file alone would lose
     torch.onnx.export(model.eval(), (example,), path, input_names=["pixel_values"], output_names=["logits"],
-                      dynamic_shapes={"pixel_values": {0: torch.export.Dim("batch")}}, dynamo=True, verbose=False)
+                      dynamic_shapes={"pixel_values": {0: torch.export.Dim("batch")}}, dynamo=True,
+                      external_data=False, verbose=False)
     return path
 
 
