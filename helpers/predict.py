@@ -36,13 +36,18 @@ def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return files, empty
 
 
-def load_classifier(model_dir: Path):
-    """The model (in eval mode) and its video processor from a folder written by ``save_pretrained``."""
+def load_classifier(model_dir: Path, onnx: bool = False):
+    """The model (in eval mode) and its video processor from a folder written by ``save_pretrained``; with ``onnx``,
+    the model's ONNX export run by ONNX Runtime in its place (``helpers.export``)."""
     from transformers import AutoModelForVideoClassification, AutoVideoProcessor
 
     model_dir = check_model_folder(model_dir)
-    return AutoModelForVideoClassification.from_pretrained(model_dir).eval(), AutoVideoProcessor.from_pretrained(
-        model_dir)
+    model = AutoModelForVideoClassification.from_pretrained(model_dir).eval()
+    if onnx:
+        from helpers.export import onnx_classifier
+
+        model = onnx_classifier(model, Path(model_dir))
+    return model, AutoVideoProcessor.from_pretrained(model_dir)
 
 
 def frame_indices(total_frames: int, num_frames: int, processor=None) -> np.ndarray:
@@ -78,10 +83,10 @@ def classify(model, processor, path: Path, top_k: int = 5) -> dict:
     return {"file": str(path), "predictions": predictions, **info}
 
 
-def predict_files(paths: list[Path], model_dir: Path, top_k: int = 5, progress: bool = True
+def predict_files(paths: list[Path], model_dir: Path, top_k: int = 5, progress: bool = True, onnx: bool = False
                   ) -> tuple[list[dict], list[dict]]:
     """Classify several files with one model: (results, failures); a bad file does not stop the others."""
-    model, processor = load_classifier(model_dir)
+    model, processor = load_classifier(model_dir, onnx)
     results, failures = [], []
     quiet = {} if progress and len(paths) > 1 else {"disable": True}  # else $TQDM_DISABLE decides
     for path in tqdm(list(paths), desc="classifying", unit="video", **quiet):
@@ -102,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="model folder (default: the newest saved under outputs/<preset>/, for $PRESET or cpu)")
     parser.add_argument("--top-k", type=int, default=5, help="labels to show per video (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--onnx", action="store_true",
+                        help="classify with ONNX Runtime: the model's export, model.onnx in the model folder (written "
+                             "there first if missing or older than the weights)")
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
     files, empty = expand_folders(args.videos)
     try:
         model_dir = args.model or _default_model()
-        results, failures = predict_files(files, model_dir, top_k=args.top_k)
+        results, failures = predict_files(files, model_dir, top_k=args.top_k, onnx=args.onnx)
     except ValueError as err:  # a preset or setting that does not exist (SettingsError), ModelFolderError
         print(printable(f"error: {err}"), file=sys.stderr)
         return 2

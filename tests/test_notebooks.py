@@ -54,8 +54,9 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(output))
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the real progress bars: widgets, never stderr
     series = notebooks()
-    assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05", "06"]
-    for path in [series[-1], *series[:-1]]:
+    assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05", "06", "07"]
+    first = next(p for p in series if p.name.startswith("06_"))  # 07 needs notebook 04's model: it cannot go first
+    for path in [first, *(p for p in series if p != first)]:
         nb = nbformat.read(path, as_version=4)
         twice = tmp_path / "twice" / path.name
         twice.parent.mkdir(exist_ok=True)
@@ -75,6 +76,10 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
         assert text.count("checking videos") <= 2, f"{path.name}: the videos are scanned more than once per run"
         if path.name.startswith("06_"):
             assert (output / "smoke" / "06_time_per_clip.png").exists()
+        if path.name.startswith("07_"):
+            assert "reversed clips answered as their twin" in text and "logits on" in text
+            assert (output / "smoke" / "07_saliency_right.gif").exists()
+            assert (output / "smoke" / "07_saliency_wrong.gif").exists()
     runs = sorted((output / "smoke" / "runs").iterdir())
     assert len(runs) == 2, "each run of notebook 04 trains into a folder of its own"
     assert (output / "smoke" / "model" / "model.safetensors").exists()
