@@ -18,20 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.runs import nearest_existing
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # downloads, generated datasets and checkpoints; $TUTORIAL_DATA moves them (relative: from the project root). On a
 # shared server (docs/teaching.md) the teacher prepares them here once, and the folder may then be read-only
 DATA_DIR = PROJECT_ROOT / Path(os.environ.get("TUTORIAL_DATA") or "data").expanduser()
 # each learner's own output folder where the project cannot be written (a shared, read-only install)
 PERSONAL_OUTPUT = Path("~/videomae-outputs")
-
-
-def nearest_existing(folder: Path) -> Path:
-    """The folder, or its nearest parent that exists (to ask whether it can be written, or how much room is left)."""
-    folder = Path(folder).expanduser().absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
 
 
 def writable(folder: Path) -> bool:

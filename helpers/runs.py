@@ -24,8 +24,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from helpers.config import nearest_existing
-
 ELSEWHERE = ("choose a folder elsewhere: TUTORIAL_OUTPUT=/path for make tutorial and the notebooks, --output-dir "
              "for python -m helpers.train")
 RESUME_HINT = "continue from the last checkpoint with RESUME=1 make tutorial (RESUME = True in notebook 04) or --resume"
@@ -35,6 +33,14 @@ SHORT_WRITE = re.compile(r"unexpected pos \d+ vs \d+|file write failed|No space 
 PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
 FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)  # EDQUOT: over a disk quota
 LOCK_NAME = ".lock"  # inside a run folder: hidden, and gone with the folder
+
+
+def nearest_existing(folder: Path) -> Path:
+    """The folder, or its nearest parent that exists (to ask whether it can be written, or how much room is left)."""
+    folder = Path(folder).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 class OutputError(RuntimeError):
