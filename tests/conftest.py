@@ -40,6 +40,47 @@ def dataset_copy(tiny_dataset, tmp_path) -> Path:
     return root
 
 
+def run_in_one_kernel(paths: list[Path], executed: Path, times: int = 1) -> dict[str, object]:
+    """Run the notebooks one after another in one kernel, each ``times`` times in a row (Run All, then Run All again),
+    from the folder of the first; write each one's executed cells to ``executed`` and return {name: notebook}.
+
+    One kernel spares the seconds of imports that every new kernel repeats; a notebook that leans on a variable of
+    an earlier one would pass here, so nbmake's run of the Korean edition (the same code) gives each its own kernel.
+    A cell that fails names its notebook: the cell ids are ``<NN>-<run>-<id>``."""
+    import nbformat
+
+    from helpers.tutorial import run_notebook
+
+    combined = nbformat.v4.new_notebook()
+    spans = {}
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        start = len(combined.cells)
+        for run in range(1, times + 1):
+            for cell in nb.cells:
+                copy = nbformat.from_dict(dict(cell))
+                copy["id"] = f"{path.name[:2]}-{run}-{cell.get('id', len(combined.cells))}"
+                combined.cells.append(copy)
+        spans[path.name] = (start, len(combined.cells), nb)
+    series = executed.parent / f"{executed.name}-in-one-kernel" / "series.ipynb"
+    series.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(combined, series)
+    try:
+        run_notebook(series, series.parent / "executed", timeout=600, cwd=paths[0].parent)
+    finally:
+        done = nbformat.read(series.parent / "executed" / series.name, as_version=4)
+        ran = [i for i, cell in enumerate(done.cells) if cell.get("execution_count")]
+        failed = next((name for name, (start, stop, _) in spans.items() if ran and start <= ran[-1] < stop), None)
+        print(f"In one kernel: {', '.join(spans)}; the last cell run is in {failed}")
+    executed.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for name, (start, stop, nb) in spans.items():
+        nb.cells = done.cells[start:stop]
+        nbformat.write(nb, executed / name)
+        found[name] = nb
+    return found
+
+
 def with_values(preset, **values):
     return dataclasses.replace(preset, **values)
 

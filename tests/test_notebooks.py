@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from conftest import assert_small_notebooks
+from conftest import assert_small_notebooks, run_in_one_kernel
 
 from helpers.tutorial import notebooks, run_notebook
 
@@ -46,9 +46,9 @@ def all_text(nb) -> str:
 
 def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp_path, monkeypatch):
     """Run All, then Run All again in the same kernel and the same output folder, as a class would. This is the run
-    of the English notebooks in `make test` (the Korean ones run once, under nbmake). Notebook 06 goes
-    first, into an output folder that does not exist yet: a learner may open it first, so it must not rely on
-    folders that the earlier notebooks create."""
+    of the English notebooks in `make test` (the Korean ones run once, under nbmake, each in a kernel of its own).
+    Notebook 06 goes first, into an output folder that does not exist yet: a learner may open it first, so it must
+    not rely on folders that the earlier notebooks create."""
     output = tmp_path / "out"
     monkeypatch.setenv("PRESET", "smoke")
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(output))
@@ -56,30 +56,20 @@ def test_every_notebook_runs_twice_in_one_kernel_with_no_unexplained_warning(tmp
     series = notebooks()
     assert [p.name[:2] for p in series] == ["01", "02", "03", "04", "05", "06", "07"]
     first = next(p for p in series if p.name.startswith("06_"))  # 07 needs notebook 04's model: it cannot go first
-    for path in [first, *(p for p in series if p != first)]:
-        nb = nbformat.read(path, as_version=4)
-        twice = tmp_path / "twice" / path.name
-        twice.parent.mkdir(exist_ok=True)
-        nb.cells = nb.cells + [nbformat.from_dict(dict(cell)) for cell in nb.cells]
-        for i, cell in enumerate(nb.cells):
-            cell["id"] = f"cell{i}"
-        nbformat.write(nb, twice)
-        out = run_notebook(twice, tmp_path / "executed", timeout=600, cwd=path.parent)
-        executed = nbformat.read(out, as_version=4)
-        assert not unexplained_stderr(executed), (path.name, unexplained_stderr(executed))
-        text = all_text(executed)
-        assert "9223372036854775807" not in text, f"{path.name}: an impossible epoch count"
-        if path.name in EXPLAINED_IN:
-            assert "LOAD REPORT" in text, f"{path.name}: the load report its prose explains is missing"
+    executed = run_in_one_kernel([first, *(p for p in series if p != first)], tmp_path / "executed", times=2)
+    for name, nb in executed.items():
+        assert not unexplained_stderr(nb), (name, unexplained_stderr(nb))
+        text = all_text(nb)
+        assert "9223372036854775807" not in text, f"{name}: an impossible epoch count"
+        if name in EXPLAINED_IN:
+            assert "LOAD REPORT" in text, f"{name}: the load report its prose explains is missing"
         else:
-            assert "LOAD REPORT" not in text, f"{path.name}: a load report that only notebook 04 explains"
-        assert text.count("checking videos") <= 2, f"{path.name}: the videos are scanned more than once per run"
-        if path.name.startswith("06_"):
-            assert (output / "smoke" / "06_time_per_clip.png").exists()
-        if path.name.startswith("07_"):
+            assert "LOAD REPORT" not in text, f"{name}: a load report that only notebook 04 explains"
+        assert text.count("checking videos") <= 2, f"{name}: the videos are scanned more than once per run"
+        if name.startswith("07_"):
             assert "reversed clips answered as their twin" in text and "logits on" in text
-            assert (output / "smoke" / "07_saliency_right.gif").exists()
-            assert (output / "smoke" / "07_saliency_wrong.gif").exists()
+    for made in ("06_time_per_clip.png", "07_saliency_right.gif", "07_saliency_wrong.gif"):
+        assert (output / "smoke" / made).exists(), made
     runs = sorted((output / "smoke" / "runs").iterdir())
     assert len(runs) == 2, "each run of notebook 04 trains into a folder of its own"
     assert (output / "smoke" / "model" / "model.safetensors").exists()
@@ -157,8 +147,7 @@ def test_the_full_preset_runs_every_notebook_against_a_stand_in_hub(tmp_path, mo
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     project_data_before = sorted(p.name for p in (PROJECT / "data").iterdir())
-    for path in notebooks():
-        run_notebook(path, tmp_path / "out" / "full" / "notebooks", timeout=600)
+    run_in_one_kernel(notebooks(), tmp_path / "out" / "full" / "notebooks")
     out = tmp_path / "out" / "full"
     assert (tmp_path / "data" / "UCF101_subset" / "train" / "ApplyEyeMakeup").is_dir()
     config = json.loads((out / "model" / "config.json").read_text())

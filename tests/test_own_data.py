@@ -404,18 +404,16 @@ def test_the_notebooks_load_split_pretrain_and_train_on_class_folders(class_fold
     and the split, 02 and 03 read the same split, 04 trains on it and saves a model with your classes."""
     import json
 
-    import nbformat
+    from conftest import run_in_one_kernel
 
-    from helpers.tutorial import notebooks, run_notebook
+    from helpers.tutorial import notebooks
 
     before = listing(class_folders)
     monkeypatch.setenv("VC_DATA_DIR", str(class_folders))
     monkeypatch.setenv("TUTORIAL_OUTPUT", str(tmp_path / "out"))
     monkeypatch.setenv("PRESET", "smoke")
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    for path in notebooks()[:4]:
-        run_notebook(path, tmp_path / "executed", timeout=600)
-    executed = nbformat.read(tmp_path / "executed" / "01_load_data.ipynb", as_version=4)
+    executed = run_in_one_kernel(notebooks()[:4], tmp_path / "executed")["01_load_data.ipynb"]
     text = json.dumps([cell.get("outputs", []) for cell in executed.cells], ensure_ascii=False)
     assert "class folders without splits" in text and "groups found in more than one split: none" in text
     # Korean class names in its plots: no warning per missing glyph (the README says which font to install)
