@@ -65,8 +65,10 @@ def show_frames(rows: dict[str, np.ndarray], title: str = "", path: Path | None 
     return _saved(fig, path)
 
 
-def plot_history(log_history: list[dict], path: Path | None = None):
-    """Training loss per logging step and validation accuracy per epoch, from ``trainer.state.log_history``."""
+def plot_history(log_history: list[dict], path: Path | None = None, num_classes: int | None = None):
+    """Training loss per logging step and validation accuracy per epoch, from ``trainer.state.log_history``; with
+    ``num_classes``, dashed lines at what a model that gives every class the same score gets: a loss of
+    ln(num_classes), chance accuracy."""
     train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
     val = [(h["step"], h["eval_accuracy"]) for h in log_history if "eval_accuracy" in h]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -74,6 +76,11 @@ def plot_history(log_history: list[dict], path: Path | None = None):
     left.set(xlabel="step", ylabel="training loss", title="Training loss")
     right.plot(*zip(*val, strict=True), marker="o", color="tab:green")
     right.set(xlabel="step (end of each epoch)", ylabel="accuracy", title="Validation accuracy", ylim=(0, 1.02))
+    if num_classes:
+        left.axhline(np.log(num_classes), color="gray", linestyle="--", label="same score for every class")
+        right.axhline(1 / num_classes, color="gray", linestyle="--", label=f"chance (1/{num_classes})")
+        left.legend()
+        right.legend()
     fig.tight_layout()
     return _saved(fig, path)
 
@@ -121,10 +128,13 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path
 
 def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: Path | None = None,
                             title: str = ""):
-    """One horizontal bar per class: the share of its test videos predicted right. Introduced in 05_inference."""
+    """One horizontal bar per class: the share of its test videos predicted right, a dashed line at chance (one
+    over the number of classes). Introduced in 05_inference."""
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(class_names) + 1.2))
     ax.barh(class_names, accuracy, color="tab:green")
-    ax.set(xlim=(0, 1.05), xlabel="accuracy", title=title or "Accuracy per class")
+    ax.axvline(1 / len(class_names), color="gray", linestyle="--")
+    ax.set(xlim=(0, 1.05), xlabel=f"accuracy (dashed: chance, 1/{len(class_names)})",
+           title=title or "Accuracy per class")
     ax.invert_yaxis()  # first class on top, as in the confusion matrix
     for row, value in enumerate(accuracy):
         ax.text(min(value + 0.01, 0.9), row, f"{value:.2f}", va="center")
