@@ -413,9 +413,9 @@ def describe(preset: Preset) -> str:
     else:
         data = f"the built-in synthetic dataset ({2 * preset.num_pairs} motion classes, offline)"
     small = f"a small VideoMAE ({preset.num_layers} layers, width {preset.hidden_size})"
-    model = {
-        "scratch": f"{small} with random weights, fine-tuned",
-        "pretrained": f"{small} pretrained without labels on the training videos (notebook 03), then fine-tuned",
-    }.get(preset.model, f"the pretrained checkpoint {preset.model}, fine-tuned")
-    return (f"Preset {preset.name!r}: data = {data}; model = {model}; "
+    start = {
+        "scratch": f"{small} with random weights",
+        "pretrained": f"{small} pretrained without labels on the training videos (notebook 03)",
+    }.get(preset.model, f"the pretrained checkpoint {preset.model}")
+    return (f"Preset {preset.name!r}: data = {data}; fine-tuning starts from {start}; "
             f"{preset.num_frames} frames of {preset.image_size}x{preset.image_size} per clip.")
