@@ -132,7 +132,7 @@ def plot_per_class_accuracy(accuracy: np.ndarray, class_names: list[str], path: 
     over the number of classes). Introduced in 05_inference."""
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(class_names) + 1.2))
     ax.barh(class_names, accuracy, color="tab:green")
-    ax.axvline(1 / len(class_names), color="gray", linestyle="--")
+    ax.axvline(1 / len(class_names), color="black", linestyle="--", zorder=3)
     ax.set(xlim=(0, 1.05), xlabel=f"accuracy (dashed: chance, 1/{len(class_names)})",
            title=title or "Accuracy per class")
     ax.invert_yaxis()  # first class on top, as in the confusion matrix
