@@ -40,13 +40,18 @@ def dataset_copy(tiny_dataset, tmp_path) -> Path:
     return root
 
 
+# what a new kernel knows of the videos: nothing (helpers.video remembers each file's verdict per process)
+FORGET_VIDEOS = "import helpers.video\n\nhelpers.video._VERDICTS.clear()"
+
+
 def run_in_one_kernel(paths: list[Path], executed: Path, times: int = 1) -> dict[str, object]:
     """Run the notebooks one after another in one kernel, each ``times`` times in a row (Run All, then Run All again),
     from the folder of the first; write each one's executed cells to ``executed`` and return {name: notebook}.
 
     One kernel spares the seconds of imports that every new kernel repeats; a notebook that leans on a variable of
     an earlier one would pass here, so nbmake's run of the Korean edition (the same code) gives each its own kernel.
-    A cell that fails names its notebook: the cell ids are ``<NN>-<run>-<id>``."""
+    Each notebook starts with the videos' verdicts forgotten, as in a new kernel, so that it checks its videos
+    itself. When a cell fails, the captured output names its notebook."""
     import nbformat
 
     from helpers.tutorial import run_notebook
@@ -55,6 +60,7 @@ def run_in_one_kernel(paths: list[Path], executed: Path, times: int = 1) -> dict
     spans = {}
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        combined.cells.append(nbformat.v4.new_code_cell(FORGET_VIDEOS, id=f"{path.name[:2]}-forget"))
         start = len(combined.cells)
         for run in range(1, times + 1):
             for cell in nb.cells:
@@ -70,8 +76,8 @@ def run_in_one_kernel(paths: list[Path], executed: Path, times: int = 1) -> dict
     finally:
         done = nbformat.read(series.parent / "executed" / series.name, as_version=4)
         ran = [i for i, cell in enumerate(done.cells) if cell.get("execution_count")]
-        failed = next((name for name, (start, stop, _) in spans.items() if ran and start <= ran[-1] < stop), None)
-        print(f"In one kernel: {', '.join(spans)}; the last cell run is in {failed}")
+        last = next((name for name, (start, stop, _) in spans.items() if ran and start <= ran[-1] < stop), None)
+        print(f"In one kernel: {', '.join(spans)}; the last cell run is in {last}")
     executed.mkdir(parents=True, exist_ok=True)
     found = {}
     for name, (start, stop, nb) in spans.items():
